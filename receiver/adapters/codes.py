@@ -1,0 +1,74 @@
+"""Provider code tables: TOML data files in `codes/`, one per provider."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from importlib import resources
+
+from receiver.model import CodeInfo, ErrorClass, Status
+
+
+class CodeTables:
+    """The named tables of one provider: `tables[table][code] -> CodeInfo`."""
+
+    def __init__(self, provider: str, tables: dict[str, dict[str, CodeInfo]]) -> None:
+        self.provider = provider
+        self.tables = tables
+
+    def lookup(self, table: str, code: str | int | None) -> CodeInfo | None:
+        """The row for `code` in `table`, or None when the code is not mapped."""
+        if code is None:
+            return None
+        return self.tables.get(table, {}).get(str(code).strip())
+
+    def lookup_ci(self, table: str, code: str | None) -> CodeInfo | None:
+        """Case-insensitive lookup (statuses such as `DELIVRD`/`delivrd`)."""
+        if code is None:
+            return None
+        wanted = code.strip().casefold()
+        for key, info in self.tables.get(table, {}).items():
+            if key.casefold() == wanted:
+                return info
+        return None
+
+
+def unmapped(code: str, status: Status = Status.UNKNOWN) -> CodeInfo:
+    """The row used for a code no table knows: kept raw, class `unknown`."""
+    return CodeInfo(
+        code=code,
+        status=status,
+        error_class=ErrorClass.UNKNOWN,
+        retryable=False,
+        description="unmapped code",
+    )
+
+
+@functools.cache
+def load(provider: str) -> CodeTables:
+    """Load `codes/<provider>.toml`.
+
+    Layout: one array of tables per named table, each row with `code`, `status`,
+    `error_class` (omit for success), `retryable` and `description`.
+    """
+    text = resources.files("receiver.adapters").joinpath(f"codes/{provider}.toml").read_text()
+    data = tomllib.loads(text)
+    tables: dict[str, dict[str, CodeInfo]] = {}
+    for name, rows in data.items():
+        if not isinstance(rows, list):
+            continue
+        table: dict[str, CodeInfo] = {}
+        for row in rows:
+            code = str(row["code"])
+            if code in table:
+                raise ValueError(f"codes/{provider}.toml: duplicate code {code!r} in [{name}]")
+            error_class = row.get("error_class")
+            table[code] = CodeInfo(
+                code=code,
+                status=Status(row["status"]),
+                error_class=ErrorClass(error_class) if error_class else None,
+                retryable=bool(row.get("retryable", False)),
+                description=str(row.get("description", "")),
+            )
+        tables[name] = table
+    return CodeTables(provider, tables)

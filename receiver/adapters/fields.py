@@ -1,0 +1,88 @@
+"""Small parsing helpers shared by adapters (all raise ParseError on bad input)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from receiver.adapters.base import ParseError
+from receiver.model import RawRequest
+
+
+def json_body(request: RawRequest) -> Any:
+    """The body decoded as JSON."""
+    try:
+        return json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"body is not valid JSON: {exc}") from None
+
+
+def form_body(request: RawRequest) -> dict[str, str]:
+    """The body decoded as `application/x-www-form-urlencoded` (last value wins)."""
+    try:
+        text = request.body.decode("utf-8")
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"body is not a valid form: {exc}") from None
+
+
+def params(request: RawRequest) -> dict[str, Any]:
+    """Fields from wherever the provider put them: JSON body, form body, or query string.
+
+    JSON when the content type says so or the body starts with `{`; a form when the
+    body is non-empty; the query string otherwise. Query fields fill in what the body lacks.
+    """
+    body = request.body.strip()
+    fields: dict[str, Any] = {}
+    if body:
+        if "json" in request.content_type or body[:1] in (b"{", b"["):
+            decoded = json_body(request)
+            if not isinstance(decoded, dict):
+                raise ParseError("JSON body is not an object")
+            fields = decoded
+        else:
+            fields = form_body(request)
+    for key, value in request.query:
+        fields.setdefault(key, value)
+    return fields
+
+
+def text(value: Any) -> str | None:
+    """A field as a stripped string, None when absent or empty."""
+    if value is None:
+        return None
+    result = str(value).strip()
+    return result or None
+
+
+def decimal(value: Any) -> Decimal | None:
+    """A money or rate value; accepts comma decimals (`"0,050"`). Never float."""
+    raw = text(value)
+    if raw is None:
+        return None
+    if isinstance(value, float):
+        raise ParseError(f"refusing float for money: {value!r}")
+    try:
+        return Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise ParseError(f"not a decimal: {raw!r}") from None
+
+
+def timestamp(value: Any) -> datetime | None:
+    """ISO 8601 / RFC 3339 (with `Z`), `YYYY-MM-DD HH:MM:SS` (UTC), or epoch seconds/ms."""
+    raw = text(value)
+    if raw is None:
+        return None
+    if raw.isdigit() and len(raw) >= 9:
+        number = int(raw)
+        if number > 10**11:
+            number //= 1000
+        return datetime.fromtimestamp(number, UTC)
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParseError(f"not a timestamp: {raw!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
