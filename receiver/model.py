@@ -188,3 +188,19 @@ class SubmitOutcome:
     segments: int | None = None
     cost: Decimal | None = None
     currency: str | None = None
+
+
+def dedupe_key(event: Event, source: Source) -> str:
+    """Invariant 5: provider id (or client ref) + raw status + provider time + error code.
+
+    Never the message id alone, which would drop every later status. Submit events get
+    their own namespace so a callback with the same fields is not taken for one.
+    """
+    ident = (
+        f"id:{event.provider_message_id}"
+        if event.provider_message_id
+        else f"ref:{event.client_ref or ''}"
+    )
+    when = event.provider_time.isoformat() if event.provider_time else ""
+    prefix = "submit|" if source is Source.SUBMIT else ""
+    return f"{prefix}{ident}|{event.raw_status}|{when}|{event.error_code or ''}"

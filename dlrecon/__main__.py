@@ -1,0 +1,3 @@
+from dlrecon.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""Canonical events: append, match to messages, derive message status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from receiver.db import queries
+from receiver.model import Event, Source, dedupe_key
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An event with where it came from, ready to be stored."""
+
+    provider_key: str
+    source: Source
+    event: Event
+    received_at: datetime
+    inbox_id: int | None = None
+    message_id: int | None = None
+    part_no: int | None = None
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+async def insert(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> list[int]:
+    """Append events, dropping duplicates; return the ids of those actually inserted."""
+    if not rows:
+        return []
+    e = [r.event for r in rows]
+    records = await conn.fetch(
+        queries.get("insert_events"),
+        [r.provider_key for r in rows],
+        [r.source.value for r in rows],
+        [r.inbox_id for r in rows],
+        [dedupe_key(r.event, r.source) for r in rows],
+        [x.provider_message_id for x in e],
+        [x.raw_message_id for x in e],
+        [x.client_ref for x in e],
+        [x.raw_status for x in e],
+        [x.status.value for x in e],
+        [x.error_code for x in e],
+        [x.error_class.value if x.error_class else None for x in e],
+        [x.retryable for x in e],
+        [x.description for x in e],
+        [x.provider_time for x in e],
+        [r.received_at for r in rows],
+        [x.cost for x in e],
+        [x.currency for x in e],
+        [x.channel.value if x.channel else None for x in e],
+        [x.recipient for x in e],
+        [_json_safe(x.details) for x in e],
+        [r.message_id for r in rows],
+        [r.part_no for r in rows],
+    )
+    return [r["id"] for r in records]
+
+
+async def match(conn: asyncpg.Connection, event_ids: Sequence[int] | None) -> set[int]:
+    """Attach orphan events (these, or all when None) to messages; return touched message ids."""
+    ids = list(event_ids) if event_ids is not None else None
+    touched = {r["message_id"] for r in await conn.fetch(queries.get("match_events_by_id"), ids)}
+    by_ref = {r["message_id"] for r in await conn.fetch(queries.get("match_events_by_client_ref"), ids)}
+    if by_ref:
+        await conn.execute(queries.get("learn_part_ids"), list(by_ref))
+    return touched | by_ref
+
+
+async def orphans_for(conn: asyncpg.Connection, message_ids: Iterable[int]) -> list[int]:
+    """Ids of orphan events that these (new) messages can claim."""
+    records = await conn.fetch(queries.get("orphan_events_for_messages"), list(message_ids))
+    return [r["id"] for r in records]
+
+
+async def refresh_status(conn: asyncpg.Connection, message_ids: Iterable[int]) -> None:
+    """Recompute status, error and provider cost of these messages from all their events.
+
+    The message rows are locked first (in id order) so that concurrent processors see
+    each other's committed events and never write a stale status.
+    """
+    ids = sorted(set(message_ids))
+    if not ids:
+        return
+    await conn.fetch(queries.get("lock_messages"), ids)
+    await conn.execute(queries.get("refresh_message_status"), ids)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    id: int
+    source: str
+    inbox_id: int | None
+    provider_message_id: str | None
+    raw_message_id: str | None
+    client_ref: str | None
+    raw_status: str
+    status: str
+    error_code: str | None
+    error_class: str | None
+    retryable: bool | None
+    description: str | None
+    provider_time: datetime | None
+    received_at: datetime
+    cost: Decimal | None
+    currency: str | None
+    part_no: int | None
+    details: dict[str, Any]
+
+
+async def timeline(conn: asyncpg.Connection, message_id: int) -> list[TimelineEntry]:
+    records = await conn.fetch(queries.get("message_timeline"), message_id)
+    return [TimelineEntry(**dict(r)) for r in records]

@@ -1,0 +1,55 @@
+"""Apply the numbered migrations of `sql/migrations`, under an advisory lock."""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+import sql
+
+log = structlog.get_logger(__name__)
+
+# any constant works; it only has to be the same for every dlrecon process
+_LOCK_ID = 0x646C7265636F6E  # "dlrecon"
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version int PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def applied_versions(conn: asyncpg.Connection) -> set[int]:
+    """Versions recorded in `schema_migrations` (empty when the table does not exist)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return set()
+    return {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+
+
+async def pending(conn: asyncpg.Connection) -> list[sql.Migration]:
+    """Migrations not yet applied."""
+    done = await applied_versions(conn)
+    return [m for m in sql.migrations() if m.version not in done]
+
+
+async def apply(conn: asyncpg.Connection) -> list[sql.Migration]:
+    """Apply every pending migration, each in its own transaction; return those applied."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
+    try:
+        await conn.execute(_CREATE_TABLE)
+        todo = await pending(conn)
+        for migration in todo:
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+            log.info("migration_applied", version=migration.version, name=migration.name)
+        return todo
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)

@@ -1,0 +1,81 @@
+"""The asyncpg pool, and the one place driver errors become dlrecon errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from receiver.errors import DatabaseUnavailable
+
+# errors meaning "the database is not there right now", as opposed to a bug in a query
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.QueryCanceledError,
+)
+
+Pool = asyncpg.Pool
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """JSON columns travel as Python objects."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+Connection = asyncpg.Connection
+
+
+@contextlib.asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    """Turn driver-level connectivity errors into `DatabaseUnavailable`."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise DatabaseUnavailable(f"database unavailable: {describe(exc)}") from exc
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line description of a connection problem."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def create(url: str, *, min_size: int, max_size: int, timeout: float) -> asyncpg.Pool:
+    """Open a pool; raise `DatabaseUnavailable` with one clear line when that fails."""
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            command_timeout=60,
+            server_settings={"application_name": "dlrecon"},
+            init=init_connection,
+        )
+    except (*UNAVAILABLE, asyncpg.exceptions.PostgresError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {describe(exc)}") from exc
+    assert pool is not None
+    return pool
+
+
+async def connect(url: str, *, timeout: float = 5.0) -> asyncpg.Connection:
+    """One connection (CLI commands, migrations)."""
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+        await init_connection(conn)
+        return conn
+    except (*UNAVAILABLE, asyncpg.exceptions.PostgresError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {describe(exc)}") from exc

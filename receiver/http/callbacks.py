@@ -1,0 +1,103 @@
+"""`/v1/callbacks/{provider}`: verify, store raw, acknowledge — nothing else on this path."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import structlog
+from aiohttp import web
+
+from receiver import adapters, verification
+from receiver.db.inbox import NewInboxRow
+from receiver.errors import AuthenticationFailed, NotFound
+from receiver.http import auth, keys
+from receiver.http.bodies import read_limited
+from receiver.model import RawRequest
+
+log = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+
+# stored as "[redacted]": credentials, not evidence
+REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def _stored_query(request: web.Request) -> str:
+    pairs = [
+        (k, "[redacted]" if k == verification.PATH_TOKEN_PARAM else v)
+        for k, v in request.query.items()
+    ]
+    return urlencode(pairs)
+
+
+def _stored_headers(request: web.Request) -> dict[str, str]:
+    return {
+        name.lower(): "[redacted]" if name.lower() in REDACTED_HEADERS else value
+        for name, value in request.headers.items()
+    }
+
+
+@routes.route("GET", "/v1/callbacks/{provider}")
+@routes.route("POST", "/v1/callbacks/{provider}")
+@auth.requires(auth.PUBLIC)
+async def callback(request: web.Request) -> web.Response:
+    """Store one provider callback durably, then answer what the provider expects."""
+    settings = request.app[keys.SETTINGS]
+    metrics = request.app[keys.METRICS]
+    key = request.match_info["provider"]
+    provider = settings.providers.get(key)
+    if provider is None:
+        raise NotFound(f"unknown provider key {key!r}")
+    adapter = adapters.get(settings.adapter_name(key))
+    options = provider.options()
+    body = await read_limited(request, settings.server.max_body_bytes)
+    raw = RawRequest(
+        method=request.method,
+        path=request.path,
+        query=tuple(request.query.items()),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+        content_type=request.content_type.lower(),
+        remote=request.remote,
+    )
+    handshake = adapter.handshake(raw, options)
+    if handshake is not None:
+        metrics.callbacks.labels(key, "handshake").inc()
+        return web.Response(status=handshake.status, body=handshake.body,
+                            content_type=handshake.content_type)
+
+    verdict = verification.check(raw, provider, adapter, now=time.time())
+    if verdict.ok:
+        state, stored_verification = "pending", "verified"
+    elif provider.verify == "off":
+        state, stored_verification = "pending", "unverified"
+    elif provider.verify == "quarantine":
+        state, stored_verification = "held", "failed"
+    else:
+        metrics.callbacks.labels(key, "refused").inc()
+        log.warning("callback_refused", provider=key, reason=verdict.reason)
+        raise AuthenticationFailed(f"callback verification failed: {verdict.reason}")
+
+    row = NewInboxRow(
+        provider_key=key,
+        method=request.method,
+        path=request.path,
+        query=_stored_query(request),
+        headers=_stored_headers(request),
+        body=body,
+        remote_addr=request.remote,
+        verification=stored_verification,
+        verification_reason=None if verdict.ok else verdict.reason,
+        received_at=datetime.now(UTC),
+        state=state,
+    )
+    try:
+        inbox_id = await request.app[keys.WRITER].append(row)
+    except Exception:
+        metrics.callbacks.labels(key, "unavailable").inc()
+        raise
+    metrics.callbacks.labels(key, "stored" if state == "pending" else "held").inc()
+    log.debug("callback_stored", provider=key, inbox_id=inbox_id, state=state)
+    ack = adapter.acknowledge(raw, options)
+    return web.Response(status=ack.status, body=ack.body, content_type=ack.content_type)

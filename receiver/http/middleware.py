@@ -1,0 +1,92 @@
+"""Request id and access log, auth, metrics, and the one place errors become responses."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+
+from receiver.errors import (
+    AuthenticationFailed,
+    DatabaseUnavailable,
+    DlreconError,
+    InvalidInput,
+    NotFound,
+    Overloaded,
+    PermissionDenied,
+)
+from receiver.http import auth, keys
+
+log = structlog.get_logger(__name__)
+
+_STATUS = {
+    NotFound: 404,
+    InvalidInput: 400,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    DatabaseUnavailable: 503,
+    Overloaded: 503,
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def _for_domain_error(exc: DlreconError, retry_after: int) -> web.Response:
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 500)
+    if status == 500:
+        log.error("unmapped_domain_error", error=type(exc).__name__)
+        return error_response(500, "internal_error", "internal error")
+    response = error_response(status, _snake(type(exc).__name__), str(exc), **exc.details)
+    if status == 503:
+        response.headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="dlrecon"'
+    return response
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
+    """Bind a request id, log the request, count it, and map errors to JSON responses."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    settings = request.app[keys.SETTINGS]
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    try:
+        try:
+            if request.path.startswith("/v1/") and not request.path.startswith("/v1/callbacks/"):
+                auth.authorize(settings, request.headers.get("Authorization"),
+                               auth.required_scope(request.match_info.handler))
+            response = await handler(request)
+        except DlreconError as exc:
+            response = _for_domain_error(exc, settings.inbox.retry_after)
+        except web.HTTPException as exc:
+            if exc.status >= 400 and exc.content_type != "application/json":
+                response = error_response(exc.status, _snake(type(exc).__name__.removeprefix("HTTP")),
+                                          exc.reason)
+                for name in ("Allow", "Retry-After"):
+                    if name in exc.headers:
+                        response.headers[name] = exc.headers[name]
+            else:
+                raise
+        except Exception:
+            log.exception("request_failed", method=request.method, route=route)
+            response = error_response(500, "internal_error", "internal error")
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Request-Id"] = request_id
+    elapsed = time.perf_counter() - started
+    metrics = request.app[keys.METRICS]
+    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
+    metrics.http_latency.labels(route).observe(elapsed)
+    log.debug("http_request", method=request.method, route=route, status=response.status,
+              ms=round(elapsed * 1000, 2), request_id=request_id)
+    return response

@@ -1,0 +1,119 @@
+"""The durable inbox: group commit of raw callbacks.
+
+A request appends its row to an in-process batch and waits; the batch is written in one
+transaction every few milliseconds (or when full), and each waiting request is answered
+when its batch has committed. If the write fails, every request of the batch fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import structlog
+
+from receiver.db import inbox as inbox_store
+from receiver.db.inbox import NewInboxRow
+from receiver.db.pool import Pool, describe, translated
+from receiver.errors import DatabaseUnavailable, Overloaded
+from receiver.metrics import Metrics
+from receiver.settings import InboxSettings
+
+log = structlog.get_logger(__name__)
+
+_Item = tuple[NewInboxRow, "asyncio.Future[int]"]
+
+
+class InboxWriter:
+    """Batches inbox rows and commits them together."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        settings: InboxSettings,
+        metrics: Metrics,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._metrics = metrics
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.queue_max)
+        self._slots = asyncio.Semaphore(settings.concurrent_batches)
+        self._writes: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def append(self, row: NewInboxRow) -> int:
+        """Store one row; return its inbox id once committed."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)
+        try:
+            self._queue.put_nowait((row, future))
+        except asyncio.QueueFull:
+            raise Overloaded("inbox queue is full") from None
+        self._metrics.inbox_queue.set(self._queue.qsize())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._settings.commit_timeout)
+        except TimeoutError:
+            # it may still commit later: the provider's retry is then a harmless duplicate
+            raise DatabaseUnavailable("inbox commit timed out") from None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        while not self._queue.empty() or self._writes:
+            await asyncio.sleep(0.01)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = self._settings.batch_delay_ms / 1000
+        while True:
+            first = await self._queue.get()
+            await self._slots.acquire()
+            if delay and self._queue.qsize() < self._settings.batch_max:
+                await asyncio.sleep(delay)
+            batch = [first]
+            while len(batch) < self._settings.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._metrics.inbox_queue.set(self._queue.qsize())
+            task = asyncio.create_task(self._write(batch))
+            self._writes.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        self._slots.release()
+
+    async def _write(self, batch: list[_Item]) -> None:
+        started = time.perf_counter()
+        try:
+            async with translated():
+                async with self._pool.acquire(timeout=self._settings.commit_timeout) as conn:
+                    async with conn.transaction():
+                        ids = await inbox_store.insert_batch(conn, [row for row, _ in batch])
+        except Exception as exc:  # every request of the batch must learn it failed
+            log.warning("inbox_batch_failed", size=len(batch), error=describe(exc))
+            error = DatabaseUnavailable(f"inbox write failed: {describe(exc)}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self._metrics.inbox_batch_size.observe(len(batch))
+        self._metrics.inbox_commit_seconds.observe(time.perf_counter() - started)
+        for (_, future), inbox_id in zip(batch, ids, strict=True):
+            if not future.done():
+                future.set_result(inbox_id)
+        self._on_commit()
+
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    # a waiter that timed out no longer looks at its future: mark the outcome as seen
+    if not future.cancelled():
+        future.exception()

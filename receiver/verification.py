@@ -1,0 +1,83 @@
+"""Callback verification per provider key: IP allowlist, HTTP Basic, path token, signatures."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+from dataclasses import dataclass
+
+from receiver import signatures
+from receiver.adapters.base import Adapter
+from receiver.model import RawRequest
+from receiver.settings import ProviderSettings
+
+PATH_TOKEN_PARAM = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reason: str
+
+
+def check(
+    request: RawRequest, provider: ProviderSettings, adapter: Adapter, *, now: float
+) -> Verdict:
+    """Every configured check must pass. Comparisons are constant-time."""
+    if not provider.has_verification:
+        return Verdict(False, "no verification configured")
+    if provider.allow_ips and not _ip_allowed(request.remote, provider):
+        return Verdict(False, "source address not in allow_ips")
+    if provider.basic_auth and not _basic_ok(request, provider):
+        return Verdict(False, "HTTP basic credentials missing or wrong")
+    if provider.path_token and not _token_ok(request, provider):
+        return Verdict(False, "path token missing or wrong")
+    if provider.signing_secrets:
+        scheme = provider.scheme or adapter.signature_scheme
+        if scheme is None:
+            return Verdict(False, f"adapter {adapter.name!r} has no signature scheme; set scheme")
+        context = signatures.SignatureContext(
+            now=now,
+            tolerance_seconds=provider.timestamp_tolerance,
+            public_url=provider.public_url,
+            options=provider.options(),
+        )
+        secrets = [s.get_secret_value() for s in provider.signing_secrets]
+        result = signatures.verify(scheme, request, secrets, context)
+        if not result.ok:
+            return Verdict(False, f"signature: {result.reason}")
+    return Verdict(True, "ok")
+
+
+def _ip_allowed(remote: str | None, provider: ProviderSettings) -> bool:
+    if not remote:
+        return False
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    return any(address in network for network in provider.allow_ips)
+
+
+def _basic_ok(request: RawRequest, provider: ProviderSettings) -> bool:
+    assert provider.basic_auth is not None
+    header = request.header("authorization") or ""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    expected = provider.basic_auth
+    user_ok = hmac.compare_digest(user.encode(), expected.user.encode())
+    password_ok = hmac.compare_digest(password.encode(), expected.password.get_secret_value().encode())
+    return user_ok and password_ok
+
+
+def _token_ok(request: RawRequest, provider: ProviderSettings) -> bool:
+    assert provider.path_token is not None
+    given = request.query_dict().get(PATH_TOKEN_PARAM, "")
+    return hmac.compare_digest(given.encode(), provider.path_token.get_secret_value().encode())

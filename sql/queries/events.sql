@@ -1,0 +1,153 @@
+-- name: insert_events
+-- Append events; a duplicate (same provider key and dedupe key) is dropped.
+INSERT INTO events (provider_key, source, inbox_id, dedupe_key, provider_message_id,
+                    raw_message_id, client_ref, raw_status, status, error_code, error_class,
+                    retryable, description, provider_time, received_at, cost, currency,
+                    channel, recipient, details, message_id, part_no, matched_at)
+SELECT u.*, CASE WHEN u.message_id IS NULL THEN NULL ELSE now() END
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::text[],
+            $14::timestamptz[], $15::timestamptz[], $16::numeric[], $17::text[], $18::text[],
+            $19::text[], $20::jsonb[], $21::bigint[], $22::int[])
+     AS u(provider_key, source, inbox_id, dedupe_key, provider_message_id, raw_message_id,
+          client_ref, raw_status, status, error_code, error_class, retryable, description,
+          provider_time, received_at, cost, currency, channel, recipient, details, message_id,
+          part_no)
+ON CONFLICT (provider_key, dedupe_key) DO NOTHING
+RETURNING id;
+
+-- name: match_events_by_id
+-- Orphan events (all, or those in $1) whose provider id names a registered part.
+UPDATE events e
+SET message_id = p.message_id, part_no = p.part_no, matched_at = now()
+FROM message_parts p
+WHERE e.message_id IS NULL
+  AND ($1::bigint[] IS NULL OR e.id = ANY($1))
+  AND p.provider_key = e.provider_key
+  AND p.provider_message_id = e.provider_message_id
+RETURNING e.message_id;
+
+-- name: match_events_by_client_ref
+-- Orphan events whose client reference names a registered message (message-level events).
+UPDATE events e
+SET message_id = m.id, matched_at = now()
+FROM messages m
+WHERE e.message_id IS NULL
+  AND ($1::bigint[] IS NULL OR e.id = ANY($1))
+  AND e.client_ref IS NOT NULL
+  AND m.provider_key = e.provider_key
+  AND m.client_ref = e.client_ref
+RETURNING e.message_id;
+
+-- name: learn_part_ids
+-- A message registered without provider ids learns them from events matched by client ref.
+INSERT INTO message_parts (provider_key, provider_message_id, message_id, part_no)
+SELECT DISTINCT ON (e.provider_key, e.provider_message_id)
+       e.provider_key, e.provider_message_id, e.message_id, 0
+FROM events e
+WHERE e.message_id = ANY($1::bigint[])
+  AND e.provider_message_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = e.message_id)
+ORDER BY e.provider_key, e.provider_message_id, e.id
+ON CONFLICT DO NOTHING;
+
+-- name: orphan_events_for_messages
+-- Orphans that a batch of newly registered messages can claim (by provider id or client ref).
+SELECT e.id
+FROM events e
+JOIN messages m ON m.id = ANY($1::bigint[]) AND m.provider_key = e.provider_key
+WHERE e.message_id IS NULL
+  AND (e.client_ref = m.client_ref
+       OR e.provider_message_id IN (SELECT p.provider_message_id FROM message_parts p
+                                    WHERE p.message_id = m.id));
+
+-- name: lock_messages
+SELECT id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: refresh_message_status
+-- Derive each message's status from all its events: per part the highest rank wins
+-- (ties: later provider time, then later receive time); the message is failed if any part
+-- failed, delivered (or read) only if every part is, else its least advanced part.
+-- Events without a part (matched by client ref) count for every part.
+WITH targets AS (
+    SELECT DISTINCT unnest($1::bigint[]) AS message_id
+),
+parts AS (
+    SELECT p.message_id, p.part_no FROM message_parts p JOIN targets t USING (message_id)
+    UNION
+    SELECT t.message_id, 0 FROM targets t
+    WHERE NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = t.message_id)
+),
+candidates AS (
+    SELECT pa.message_id, pa.part_no, e.id, e.status, e.error_code, e.error_class,
+           e.provider_time, e.received_at
+    FROM parts pa
+    JOIN events e ON e.message_id = pa.message_id AND (e.part_no = pa.part_no OR e.part_no IS NULL)
+),
+part_status AS (
+    SELECT DISTINCT ON (pa.message_id, pa.part_no)
+           pa.message_id, pa.part_no, coalesce(c.status, 'submitted') AS status,
+           c.error_code, c.error_class, coalesce(c.provider_time, c.received_at) AS status_at
+    FROM parts pa
+    LEFT JOIN candidates c USING (message_id, part_no)
+    ORDER BY pa.message_id, pa.part_no, dlrecon_status_rank(c.status) DESC NULLS LAST,
+             c.provider_time DESC NULLS LAST, c.received_at DESC NULLS LAST, c.id DESC NULLS LAST
+),
+conflicts AS (
+    SELECT message_id, bool_or(succeeded AND failed) AS conflict
+    FROM (SELECT message_id, part_no,
+                 bool_or(status IN ('delivered', 'read')) AS succeeded,
+                 bool_or(status IN ('failed', 'expired', 'rejected')) AS failed
+          FROM candidates GROUP BY message_id, part_no) per_part
+    GROUP BY message_id
+),
+costs AS (
+    SELECT message_id, sum(cost) AS cost, min(currency) AS currency
+    FROM (SELECT DISTINCT ON (e.message_id, e.part_no) e.message_id, e.cost, e.currency
+          FROM events e JOIN targets t USING (message_id)
+          WHERE e.cost IS NOT NULL
+          ORDER BY e.message_id, e.part_no, e.received_at DESC, e.id DESC) latest
+    GROUP BY message_id
+),
+rolled AS (
+    SELECT message_id,
+           CASE
+               WHEN bool_or(status IN ('failed', 'expired', 'rejected')) THEN
+                   (array_agg(status ORDER BY status_at DESC NULLS LAST)
+                        FILTER (WHERE status IN ('failed', 'expired', 'rejected')))[1]
+               WHEN bool_and(status = 'read') THEN 'read'
+               WHEN bool_and(status IN ('delivered', 'read')) THEN 'delivered'
+               ELSE (array_agg(status ORDER BY dlrecon_status_rank(status), part_no))[1]
+           END AS status,
+           max(status_at) AS status_at,
+           (array_agg(error_code ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
+                      status_at DESC NULLS LAST) FILTER (WHERE error_code IS NOT NULL))[1]
+               AS error_code,
+           (array_agg(error_class ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
+                      status_at DESC NULLS LAST) FILTER (WHERE error_class IS NOT NULL))[1]
+               AS error_class
+    FROM part_status
+    GROUP BY message_id
+)
+UPDATE messages m
+SET status = r.status,
+    final = dlrecon_status_final(r.status),
+    status_at = r.status_at,
+    error_code = r.error_code,
+    error_class = r.error_class,
+    conflict = coalesce(c.conflict, false),
+    provider_cost = k.cost,
+    provider_currency = k.currency,
+    updated_at = now()
+FROM rolled r
+LEFT JOIN conflicts c USING (message_id)
+LEFT JOIN costs k USING (message_id)
+WHERE m.id = r.message_id;
+
+-- name: message_timeline
+SELECT id, source, inbox_id, provider_message_id, raw_message_id, client_ref, raw_status,
+       status, error_code, error_class, retryable, description, provider_time, received_at,
+       cost, currency, part_no, details
+FROM events
+WHERE message_id = $1
+ORDER BY coalesce(provider_time, received_at), id;
