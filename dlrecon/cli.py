@@ -45,8 +45,12 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group()
-@click.option("--config", type=click.Path(path_type=Path), envvar="DLRECON_CONFIG",
-              help="TOML configuration file (default: $DLRECON_CONFIG).")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    envvar="DLRECON_CONFIG",
+    help="TOML configuration file (default: $DLRECON_CONFIG).",
+)
 @click.version_option(package_name="dlrecon")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
@@ -60,8 +64,9 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="Server processes (SO_REUSEPORT).")
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
 @pass_context
-def serve(ctx: Context, host: str | None, port: int | None, workers: int | None,
-          no_migrate: bool) -> None:
+def serve(
+    ctx: Context, host: str | None, port: int | None, workers: int | None, no_migrate: bool
+) -> None:
     """Run the HTTP service (callbacks, API, processor)."""
     s = ctx.settings
     with runtime.database_url(s) as url:
@@ -71,8 +76,13 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None,
             applied = runtime.run_async(runtime.migrate(url, s.database.connect_timeout))
             for name in applied:
                 click.echo(f"applied migration {name}", err=True)
-        runtime.serve(s, url, host or s.server.host, port if port is not None else s.server.port,
-                      workers or s.server.workers)
+        runtime.serve(
+            s,
+            url,
+            host or s.server.host,
+            port if port is not None else s.server.port,
+            workers or s.server.workers,
+        )
 
 
 async def _check_connection(url: str, timeout: float) -> None:
@@ -146,8 +156,11 @@ async def _process(s: Settings, url: str, once: bool) -> int:
 
 
 @cli.command()
-@click.option("--quarantined", is_flag=True,
-              help="Only rows quarantined by a parse error or held by failed verification.")
+@click.option(
+    "--quarantined",
+    is_flag=True,
+    help="Only rows quarantined by a parse error or held by failed verification.",
+)
 @click.option("--provider", help="Only this provider key.")
 @click.option("--since", type=click.DateTime(), help="Only rows received since (UTC).")
 @pass_context
@@ -160,8 +173,9 @@ def replay(ctx: Context, quarantined: bool, provider: str | None, since: datetim
     click.echo(f"released {released} inbox rows; processed {processed}")
 
 
-async def _replay(s: Settings, url: str, states: list[str], provider: str | None,
-                  since: datetime | None) -> tuple[int, int]:
+async def _replay(
+    s: Settings, url: str, states: list[str], provider: str | None, since: datetime | None
+) -> tuple[int, int]:
     from datetime import UTC
 
     if since is not None and since.tzinfo is None:
@@ -169,8 +183,9 @@ async def _replay(s: Settings, url: str, states: list[str], provider: str | None
     pool = await db_pool.create(url, min_size=1, max_size=2, timeout=s.database.connect_timeout)
     try:
         async with pool.acquire() as conn:
-            released = await inbox_store.release(conn, states=states, provider_key=provider,
-                                                 since=since)
+            released = await inbox_store.release(
+                conn, states=states, provider_key=provider, since=since
+            )
         processed = await processor.drain(pool, s, Metrics())
         return released, processed
     finally:
@@ -184,10 +199,19 @@ def import_group() -> None:
 
 @import_group.command("messages")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]),
-              help="File format (default: by extension).")
-@click.option("--column", "columns", multiple=True, metavar="NAME=HEADER",
-              help="Read field NAME from CSV column HEADER (repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    help="File format (default: by extension).",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="NAME=HEADER",
+    help="Read field NAME from CSV column HEADER (repeatable).",
+)
 @pass_context
 def import_messages(ctx: Context, file: Path, fmt: str | None, columns: tuple[str, ...]) -> None:
     """Register sent messages from a CSV or JSONL file; bad lines are reported, good ones kept."""
@@ -197,20 +221,25 @@ def import_messages(ctx: Context, file: Path, fmt: str | None, columns: tuple[st
         report = runtime.run_async(_import(s, url, file, fmt, mapping))
     for line, reason in report.errors:
         click.echo(f"{file}:{line}: {reason}", err=True)
-    click.echo(f"{report.rows} rows: {report.created} created, {report.existing} already "
-               f"registered, {len(report.errors)} rejected")
+    click.echo(
+        f"{report.rows} rows: {report.created} created, {report.existing} already "
+        f"registered, {len(report.errors)} rejected"
+    )
     if report.errors:
         sys.exit(1)
 
 
-async def _import(s: Settings, url: str, file: Path, fmt: str | None,
-                  mapping: dict[str, str]) -> importer.ImportReport:
+async def _import(
+    s: Settings, url: str, file: Path, fmt: str | None, mapping: dict[str, str]
+) -> importer.ImportReport:
     conn = await db_pool.connect(url, timeout=s.database.connect_timeout)
     try:
         with open(file, newline="", encoding="utf-8") as handle:
             records = importer.rows(file, handle, fmt, mapping)
-            with click.progressbar(length=file.stat().st_size, label="importing",
-                                   file=sys.stderr) as bar:
+            with click.progressbar(
+                length=file.stat().st_size, label="importing", file=sys.stderr
+            ) as bar:
+
                 def progress(_: int) -> None:
                     bar.update(handle.tell() - bar.pos if not handle.closed else 0)
 
@@ -226,42 +255,73 @@ async def _import(s: Settings, url: str, file: Path, fmt: str | None,
 @click.option("--client-ref", help="The client reference.")
 @click.option("--format", "fmt", type=FORMATS, default="table")
 @pass_context
-def trace(ctx: Context, message_id: int | None, provider: str | None,
-          provider_message_id: str | None, client_ref: str | None, fmt: str) -> None:
+def trace(
+    ctx: Context,
+    message_id: int | None,
+    provider: str | None,
+    provider_message_id: str | None,
+    client_ref: str | None,
+    fmt: str,
+) -> None:
     """What happened to a message: status, money and every event."""
     if message_id is None and not (provider_message_id or client_ref):
         raise click.UsageError("give MESSAGE_ID, --provider-message-id or --client-ref")
     s = ctx.settings
     with runtime.database_url(s) as url:
-        views = runtime.run_async(_trace(s, url, message_id, provider, provider_message_id,
-                                         client_ref))
+        views = runtime.run_async(
+            _trace(s, url, message_id, provider, provider_message_id, client_ref)
+        )
     if not views:
         raise click.ClickException("no such message")
     click.echo(render_trace(views, fmt))
 
 
-async def _trace(s: Settings, url: str, message_id: int | None, provider: str | None,
-                 provider_message_id: str | None, client_ref: str | None) -> list[dict[str, Any]]:
+async def _trace(
+    s: Settings,
+    url: str,
+    message_id: int | None,
+    provider: str | None,
+    provider_message_id: str | None,
+    client_ref: str | None,
+) -> list[dict[str, Any]]:
     conn = await db_pool.connect(url, timeout=s.database.connect_timeout)
     try:
         if message_id is not None:
             view = await lookup.message_view(conn, message_id)
             return [view] if view else []
-        return await lookup.find(conn, s, provider=provider,
-                                 provider_message_id=provider_message_id, client_ref=client_ref)
+        return await lookup.find(
+            conn,
+            s,
+            provider=provider,
+            provider_message_id=provider_message_id,
+            client_ref=client_ref,
+        )
     finally:
         await conn.close()
 
 
-_EVENT_COLUMNS = ("source", "status", "raw_status", "error_code", "provider_time",
-                  "received_at", "provider_message_id", "part_no", "cost", "inbox_id")
+_EVENT_COLUMNS = (
+    "source",
+    "status",
+    "raw_status",
+    "error_code",
+    "provider_time",
+    "received_at",
+    "provider_message_id",
+    "part_no",
+    "cost",
+    "inbox_id",
+)
 
 
 def render_trace(views: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return dumps(views, indent=2)
-    rows = [{"message_id": v["id"], **{c: e[c] for c in _EVENT_COLUMNS}}
-            for v in views for e in v["events"]]
+    rows = [
+        {"message_id": v["id"], **{c: e[c] for c in _EVENT_COLUMNS}}
+        for v in views
+        for e in v["events"]
+    ]
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=["message_id", *_EVENT_COLUMNS])
@@ -280,8 +340,11 @@ def render_trace(views: list[dict[str, Any]], fmt: str) -> str:
             f"  value: {v['value']} {v['currency'] or ''}  cost: {v['cost']}  "
             f"provider cost: {v['provider_cost']} {v['provider_currency'] or ''}",
         ]
-        blocks.append("\n".join(head) + "\n" + table(
-            [{c: e[c] for c in _EVENT_COLUMNS} for e in v["events"]], _EVENT_COLUMNS))
+        blocks.append(
+            "\n".join(head)
+            + "\n"
+            + table([{c: e[c] for c in _EVENT_COLUMNS} for e in v["events"]], _EVENT_COLUMNS)
+        )
     return "\n\n".join(blocks)
 
 

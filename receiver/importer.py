@@ -15,8 +15,17 @@ from receiver.db.pool import Connection
 from receiver.settings import Settings
 
 CSV_COLUMNS = (
-    "provider", "channel", "client_ref", "provider_message_ids", "destination", "submitted_at",
-    "segments", "value", "cost", "currency", "text",
+    "provider",
+    "channel",
+    "client_ref",
+    "provider_message_ids",
+    "destination",
+    "submitted_at",
+    "segments",
+    "value",
+    "cost",
+    "currency",
+    "text",
 )
 CHUNK = 5000
 
@@ -58,7 +67,9 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[tuple[int, Any]]:
             yield line_no, ValueError(f"invalid JSON: {exc.msg}")
 
 
-def rows(path: Path, handle: IO[str], fmt: str | None, columns: dict[str, str]) -> Iterator[tuple[int, Any]]:
+def rows(
+    path: Path, handle: IO[str], fmt: str | None, columns: dict[str, str]
+) -> Iterator[tuple[int, Any]]:
     """(line number, item or ValueError) for each record of the file."""
     kind = fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
     return _jsonl_rows(handle) if kind == "jsonl" else _csv_rows(handle, columns)

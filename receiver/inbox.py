@@ -8,7 +8,6 @@ when its batch has committed. If the write fails, every request of the batch fai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -40,7 +39,9 @@ class InboxWriter:
         self._settings = settings
         self._metrics = metrics
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.queue_max)
+        # None is the stop marker, queued behind every row already accepted
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=settings.queue_max)
+        self._closing = False
         self._slots = asyncio.Semaphore(settings.concurrent_batches)
         self._writes: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -49,6 +50,8 @@ class InboxWriter:
         """Store one row; return its inbox id once committed."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
+        if self._closing:
+            raise Overloaded("shutting down")
         try:
             self._queue.put_nowait((row, future))
         except asyncio.QueueFull:
@@ -64,24 +67,31 @@ class InboxWriter:
         self._task = asyncio.create_task(self._run(), name="inbox-writer")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
-        while not self._queue.empty() or self._writes:
-            await asyncio.sleep(0.01)
+        """Write everything queued so far, then stop."""
+        self._closing = True
+        await self._queue.put(None)  # after every row already queued
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def _run(self) -> None:
         delay = self._settings.batch_delay_ms / 1000
-        while True:
+        stopping = False
+        while not stopping:
             first = await self._queue.get()
+            if first is None:
+                return
             await self._slots.acquire()
             if delay and self._queue.qsize() < self._settings.batch_max:
                 await asyncio.sleep(delay)
             batch = [first]
             while len(batch) < self._settings.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
             self._metrics.inbox_queue.set(self._queue.qsize())
             task = asyncio.create_task(self._write(batch))
             self._writes.add(task)
@@ -94,10 +104,12 @@ class InboxWriter:
     async def _write(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            async with translated():
-                async with self._pool.acquire(timeout=self._settings.commit_timeout) as conn:
-                    async with conn.transaction():
-                        ids = await inbox_store.insert_batch(conn, [row for row, _ in batch])
+            async with (
+                translated(),
+                self._pool.acquire(timeout=self._settings.commit_timeout) as conn,
+                conn.transaction(),
+            ):
+                ids = await inbox_store.insert_batch(conn, [row for row, _ in batch])
         except Exception as exc:  # every request of the batch must learn it failed
             log.warning("inbox_batch_failed", size=len(batch), error=describe(exc))
             error = DatabaseUnavailable(f"inbox write failed: {describe(exc)}")

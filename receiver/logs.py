@@ -77,5 +77,5 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)
-    # aiohttp's access log would print full query strings (phone numbers, tokens): we log requests ourselves
+    # aiohttp's access log prints full query strings (phone numbers, tokens): we log our own
     logging.getLogger("aiohttp.access").disabled = True

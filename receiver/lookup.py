@@ -32,7 +32,8 @@ async def message_view(conn: Connection, message_id: int) -> dict[str, Any] | No
         "final": m["final"],
         "status_at": m["status_at"],
         "error": {"code": m["error_code"], "class": m["error_class"]}
-        if m["error_code"] or m["error_class"] else None,
+        if m["error_code"] or m["error_class"]
+        else None,
         "conflict": m["conflict"],
         "value": m["value"],
         "cost": m["cost"],
@@ -56,10 +57,15 @@ async def find(
     """Messages by provider id (canonicalised by the key's adapter) or client reference."""
     if provider_message_id and provider in settings.providers:
         adapter = adapters.get(settings.adapter_name(provider))
-        provider_message_id = adapter.canonical_id(provider_message_id,
-                                                   settings.providers[provider].options())
-    ids = await message_store.find_ids(conn, provider_key=provider,
-                                       provider_message_id=provider_message_id,
-                                       client_ref=client_ref, limit=limit)
+        provider_message_id = adapter.canonical_id(
+            provider_message_id, settings.providers[provider].options()
+        )
+    ids = await message_store.find_ids(
+        conn,
+        provider_key=provider,
+        provider_message_id=provider_message_id,
+        client_ref=client_ref,
+        limit=limit,
+    )
     views = [await message_view(conn, i) for i in ids]
     return [v for v in views if v is not None]

@@ -21,37 +21,55 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         r = self.registry
         self.http_requests = Counter(
-            "dlrecon_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
+            "dlrecon_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.http_latency = Histogram(
-            "dlrecon_http_request_duration_seconds", "HTTP request latency", ["route"], registry=r,
+            "dlrecon_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.callbacks = Counter(
-            "dlrecon_callbacks_total", "Callbacks by provider key and outcome",
-            ["provider", "outcome"], registry=r,
+            "dlrecon_callbacks_total",
+            "Callbacks by provider key and outcome",
+            ["provider", "outcome"],
+            registry=r,
         )
         self.inbox_batch_size = Histogram(
-            "dlrecon_inbox_batch_size", "Requests per group commit", registry=r,
+            "dlrecon_inbox_batch_size",
+            "Requests per group commit",
+            registry=r,
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
         )
         self.inbox_commit_seconds = Histogram(
-            "dlrecon_inbox_commit_seconds", "Time to write one inbox batch", registry=r,
+            "dlrecon_inbox_commit_seconds",
+            "Time to write one inbox batch",
+            registry=r,
         )
         self.inbox_queue = Gauge(
             "dlrecon_inbox_queue_depth", "Requests waiting for a group commit", registry=r
         )
         self.events = Counter(
-            "dlrecon_events_total", "Events stored by provider key and canonical status",
-            ["provider", "status"], registry=r,
+            "dlrecon_events_total",
+            "Events stored by provider key and canonical status",
+            ["provider", "status"],
+            registry=r,
         )
         self.quarantined = Counter(
-            "dlrecon_quarantined_total", "Inbox rows quarantined by the processor",
-            ["provider"], registry=r,
+            "dlrecon_quarantined_total",
+            "Inbox rows quarantined by the processor",
+            ["provider"],
+            registry=r,
         )
         self.unmapped_codes = Counter(
-            "dlrecon_unmapped_codes_total", "Events whose provider code no table maps",
-            ["provider"], registry=r,
+            "dlrecon_unmapped_codes_total",
+            "Events whose provider code no table maps",
+            ["provider"],
+            registry=r,
         )
         self.processor_lag = Gauge(
             "dlrecon_processor_lag_seconds", "Age of the oldest unprocessed inbox row", registry=r

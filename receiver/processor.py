@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -81,20 +82,32 @@ async def process_batch(pool: Pool, settings: Settings, metrics: Metrics) -> int
                 out.reasons.append(str(exc)[:1000])
                 out.counts.append(0)
                 metrics.quarantined.labels(row.provider_key).inc()
-                log.warning("callback_quarantined", provider=row.provider_key, inbox_id=row.id,
-                            reason=str(exc)[:200])
+                log.warning(
+                    "callback_quarantined",
+                    provider=row.provider_key,
+                    inbox_id=row.id,
+                    reason=str(exc)[:200],
+                )
                 continue
             out.states.append("processed")
             out.reasons.append(None)
             out.counts.append(len(parsed))
             for event in parsed:
-                out.rows.append(EventRow(row.provider_key, Source.CALLBACK, event,
-                                         received_at=row.received_at, inbox_id=row.id))
+                out.rows.append(
+                    EventRow(
+                        row.provider_key,
+                        Source.CALLBACK,
+                        event,
+                        received_at=row.received_at,
+                        inbox_id=row.id,
+                    )
+                )
         inserted = await event_store.insert(conn, out.rows)
         touched = await event_store.match(conn, inserted)
         await event_store.refresh_status(conn, touched)
-        await inbox_store.mark(conn, ids=out.ids, states=out.states, reasons=out.reasons,
-                               event_counts=out.counts)
+        await inbox_store.mark(
+            conn, ids=out.ids, states=out.states, reasons=out.reasons, event_counts=out.counts
+        )
     for r in out.rows:
         metrics.events.labels(r.provider_key, r.event.status.value).inc()
         if r.event.description == "unmapped code":
@@ -143,10 +156,8 @@ class Processor:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         idle = self._settings.processor.idle_interval
@@ -168,7 +179,5 @@ class Processor:
                 n, backoff = 0, min(backoff * 2, 5.0)
             if n < self._settings.processor.batch_size:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), backoff)
-                except TimeoutError:
-                    pass

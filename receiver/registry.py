@@ -165,7 +165,9 @@ async def register(
             rows = []
             for p in prepared:
                 reg = by_index[p.index]
-                results[p.index] = ItemResult(p.index, reg.message_id, not reg.existed, warning=p.warning)
+                results[p.index] = ItemResult(
+                    p.index, reg.message_id, not reg.existed, warning=p.warning
+                )
                 rows.extend(_submit_events(p, reg.message_id, now))
             await event_store.insert(conn, rows)
             message_ids = {r.message_id for r in registered}
@@ -199,7 +201,9 @@ def _new_message(p: _Prepared) -> message_store.NewMessage:
 def _submit_events(p: _Prepared, message_id: int, now: datetime) -> list[EventRow]:
     rows = []
     for event in p.outcome.events:
-        part = p.ids.index(event.provider_message_id) if event.provider_message_id in p.ids else None
+        part = (
+            p.ids.index(event.provider_message_id) if event.provider_message_id in p.ids else None
+        )
         rows.append(
             EventRow(
                 provider_key=p.message.provider,

@@ -73,7 +73,9 @@ def _basic_ok(request: RawRequest, provider: ProviderSettings) -> bool:
         return False
     expected = provider.basic_auth
     user_ok = hmac.compare_digest(user.encode(), expected.user.encode())
-    password_ok = hmac.compare_digest(password.encode(), expected.password.get_secret_value().encode())
+    password_ok = hmac.compare_digest(
+        password.encode(), expected.password.get_secret_value().encode()
+    )
     return user_ok and password_ok
 
 

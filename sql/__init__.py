@@ -50,5 +50,5 @@ def queries() -> dict[str, str]:
             name = header["name"]
             if name in result:
                 raise ValueError(f"duplicate query name {name!r} in {entry.name}")
-            result[name] = text[header.end():end].strip()
+            result[name] = text[header.end() : end].strip()
     return result

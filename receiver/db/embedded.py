@@ -72,10 +72,20 @@ class EmbeddedPostgres:
                 self._initdb()
             if self._running():
                 self.owned = not _pid_alive(self._owner_pid())
-                log.info("embedded_postgres_attached", data_dir=str(self.data_dir), owned=self.owned)
+                log.info(
+                    "embedded_postgres_attached", data_dir=str(self.data_dir), owned=self.owned
+                )
             else:
-                self._pg_ctl("start", "-w", "-t", str(timeout), "-l", str(self.data_dir / "postgres.log"),
-                             "-o", f"-c listen_addresses='' -k {self.socket_dir} -p 5432")
+                self._pg_ctl(
+                    "start",
+                    "-w",
+                    "-t",
+                    str(timeout),
+                    "-l",
+                    str(self.data_dir / "postgres.log"),
+                    "-o",
+                    f"-c listen_addresses='' -k {self.socket_dir} -p 5432",
+                )
                 self.owned = True
                 log.info("embedded_postgres_started", data_dir=str(self.data_dir))
             if self.owned:
@@ -135,8 +145,18 @@ class EmbeddedPostgres:
             return None
 
     def _ensure_database(self) -> None:
-        psql = ("psql", "-h", str(self.socket_dir), "-p", "5432", "-U", _USER, "-d", "postgres",
-                "-tAc")
+        psql = (
+            "psql",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            "5432",
+            "-U",
+            _USER,
+            "-d",
+            "postgres",
+            "-tAc",
+        )
         found = self._run(*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
         if found.stdout.strip() != "1":
             self._run(*psql, f"CREATE DATABASE {DATABASE}")
@@ -144,7 +164,9 @@ class EmbeddedPostgres:
     def _pg_ctl(self, action: str, *args: str) -> None:
         self._run("pg_ctl", action, "-D", str(self.pgdata), *args)
 
-    def _run(self, command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, command: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(self.bin_path / command), *args],
             capture_output=True,
@@ -154,9 +176,11 @@ class EmbeddedPostgres:
             timeout=120,
         )
         if check and result.returncode != 0:
-            tail = (self.data_dir / "postgres.log")
+            tail = self.data_dir / "postgres.log"
             detail = result.stderr.strip() or result.stdout.strip()
-            raise EmbeddedError(f"{command} {args[0] if args else ''} failed: {detail} (see {tail})")
+            raise EmbeddedError(
+                f"{command} {args[0] if args else ''} failed: {detail} (see {tail})"
+            )
         return result
 
 

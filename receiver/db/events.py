@@ -9,9 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
 from receiver.db import queries
+from receiver.db.pool import Connection
 from receiver.model import Event, Source, dedupe_key
 
 
@@ -32,7 +31,7 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-async def insert(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> list[int]:
+async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
     """Append events, dropping duplicates; return the ids of those actually inserted."""
     if not rows:
         return []
@@ -65,23 +64,25 @@ async def insert(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> list[int
     return [r["id"] for r in records]
 
 
-async def match(conn: asyncpg.Connection, event_ids: Sequence[int] | None) -> set[int]:
+async def match(conn: Connection, event_ids: Sequence[int] | None) -> set[int]:
     """Attach orphan events (these, or all when None) to messages; return touched message ids."""
     ids = list(event_ids) if event_ids is not None else None
     touched = {r["message_id"] for r in await conn.fetch(queries.get("match_events_by_id"), ids)}
-    by_ref = {r["message_id"] for r in await conn.fetch(queries.get("match_events_by_client_ref"), ids)}
+    by_ref = {
+        r["message_id"] for r in await conn.fetch(queries.get("match_events_by_client_ref"), ids)
+    }
     if by_ref:
         await conn.execute(queries.get("learn_part_ids"), list(by_ref))
     return touched | by_ref
 
 
-async def orphans_for(conn: asyncpg.Connection, message_ids: Iterable[int]) -> list[int]:
+async def orphans_for(conn: Connection, message_ids: Iterable[int]) -> list[int]:
     """Ids of orphan events that these (new) messages can claim."""
     records = await conn.fetch(queries.get("orphan_events_for_messages"), list(message_ids))
     return [r["id"] for r in records]
 
 
-async def refresh_status(conn: asyncpg.Connection, message_ids: Iterable[int]) -> None:
+async def refresh_status(conn: Connection, message_ids: Iterable[int]) -> None:
     """Recompute status, error and provider cost of these messages from all their events.
 
     The message rows are locked first (in id order) so that concurrent processors see
@@ -116,6 +117,6 @@ class TimelineEntry:
     details: dict[str, Any]
 
 
-async def timeline(conn: asyncpg.Connection, message_id: int) -> list[TimelineEntry]:
+async def timeline(conn: Connection, message_id: int) -> list[TimelineEntry]:
     records = await conn.fetch(queries.get("message_timeline"), message_id)
     return [TimelineEntry(**dict(r)) for r in records]

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from receiver.db import queries
+from receiver.db.pool import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ class InboxRow:
     received_at: datetime
 
 
-async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewInboxRow]) -> list[int]:
+async def insert_batch(conn: Connection, rows: Sequence[NewInboxRow]) -> list[int]:
     """Insert one group-commit batch; return the new ids in order."""
     records = await conn.fetch(
         queries.get("insert_inbox_batch"),
@@ -59,14 +58,14 @@ async def insert_batch(conn: asyncpg.Connection, rows: Sequence[NewInboxRow]) ->
     return [r["id"] for r in records]
 
 
-async def claim_pending(conn: asyncpg.Connection, *, limit: int) -> list[InboxRow]:
+async def claim_pending(conn: Connection, *, limit: int) -> list[InboxRow]:
     """Lock up to `limit` pending rows for this transaction (SKIP LOCKED)."""
     records = await conn.fetch(queries.get("claim_pending_inbox"), limit)
     return [InboxRow(**dict(r)) for r in records]
 
 
 async def mark(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     ids: Sequence[int],
     states: Sequence[str],
@@ -74,18 +73,19 @@ async def mark(
     event_counts: Sequence[int],
 ) -> None:
     """Record the outcome of processing rows (processed or quarantined with a reason)."""
-    await conn.execute(queries.get("mark_inbox"), list(ids), list(states), list(reasons),
-                       list(event_counts))
+    await conn.execute(
+        queries.get("mark_inbox"), list(ids), list(states), list(reasons), list(event_counts)
+    )
 
 
-async def lag_seconds(conn: asyncpg.Connection) -> float:
+async def lag_seconds(conn: Connection) -> float:
     """Age of the oldest pending row (0 when none)."""
     value = await conn.fetchval(queries.get("inbox_lag_seconds"))
     return float(value)
 
 
 async def release(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     states: Sequence[str],
     provider_key: str | None = None,
@@ -96,10 +96,10 @@ async def release(
     return len(rows)
 
 
-async def count_by_state(conn: asyncpg.Connection) -> dict[str, int]:
+async def count_by_state(conn: Connection) -> dict[str, int]:
     return {r["state"]: r["n"] for r in await conn.fetch(queries.get("count_inbox_by_state"))}
 
 
-async def get(conn: asyncpg.Connection, inbox_id: int) -> dict[str, Any] | None:
+async def get(conn: Connection, inbox_id: int) -> dict[str, Any] | None:
     record = await conn.fetchrow(queries.get("get_inbox"), inbox_id)
     return dict(record) if record else None

@@ -9,14 +9,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
 from receiver.db import queries
+from receiver.db.pool import Connection
 
 _STAGING_COLUMNS = (
-    "item_no", "provider_key", "channel", "client_ref", "destination", "submitted_at",
-    "body_text", "segments", "value", "cost", "currency", "submit_response",
-    "submit_http_status", "provider_message_ids",
+    "item_no",
+    "provider_key",
+    "channel",
+    "client_ref",
+    "destination",
+    "submitted_at",
+    "body_text",
+    "segments",
+    "value",
+    "cost",
+    "currency",
+    "submit_response",
+    "submit_http_status",
+    "provider_message_ids",
 )
 
 
@@ -45,7 +55,7 @@ class Registered:
     existed: bool
 
 
-async def register(conn: asyncpg.Connection, items: Sequence[NewMessage]) -> list[Registered]:
+async def register(conn: Connection, items: Sequence[NewMessage]) -> list[Registered]:
     """Insert new messages and their parts; items already registered (same client ref or
     provider id) resolve to the existing message. Must run inside a transaction."""
     await conn.execute(queries.get("create_message_staging"))
@@ -54,30 +64,45 @@ async def register(conn: asyncpg.Connection, items: Sequence[NewMessage]) -> lis
         columns=_STAGING_COLUMNS,
         records=[
             (
-                m.item_no, m.provider_key, m.channel, m.client_ref, m.destination,
-                m.submitted_at, m.body_text, m.segments, m.value, m.cost, m.currency,
+                m.item_no,
+                m.provider_key,
+                m.channel,
+                m.client_ref,
+                m.destination,
+                m.submitted_at,
+                m.body_text,
+                m.segments,
+                m.value,
+                m.cost,
+                m.currency,
                 None if m.submit_response is None else json.dumps(m.submit_response, default=str),
-                m.submit_http_status, list(m.provider_message_ids),
+                m.submit_http_status,
+                list(m.provider_message_ids),
             )
             for m in items
         ],
     )
-    for name in ("resolve_staged_by_client_ref", "resolve_staged_by_provider_id",
-                 "allocate_staged_ids", "insert_staged_messages",
-                 # in-batch duplicates and concurrent registrations resolve to the winner
-                 "resolve_staged_by_client_ref", "insert_staged_parts"):
+    for name in (
+        "resolve_staged_by_client_ref",
+        "resolve_staged_by_provider_id",
+        "allocate_staged_ids",
+        "insert_staged_messages",
+        # in-batch duplicates and concurrent registrations resolve to the winner
+        "resolve_staged_by_client_ref",
+        "insert_staged_parts",
+    ):
         await conn.execute(queries.get(name))
     records = await conn.fetch(queries.get("staged_results"))
     return [Registered(r["item_no"], r["message_id"], r["existed"]) for r in records]
 
 
-async def get(conn: asyncpg.Connection, message_id: int) -> dict[str, Any] | None:
+async def get(conn: Connection, message_id: int) -> dict[str, Any] | None:
     record = await conn.fetchrow(queries.get("get_message"), message_id)
     return dict(record) if record else None
 
 
 async def find_ids(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     provider_key: str | None = None,
     provider_message_id: str | None = None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
 import structlog
 
 import sql
+from receiver.db.pool import Connection
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def applied_versions(conn: asyncpg.Connection) -> set[int]:
+async def applied_versions(conn: Connection) -> set[int]:
     """Versions recorded in `schema_migrations` (empty when the table does not exist)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -29,13 +29,13 @@ async def applied_versions(conn: asyncpg.Connection) -> set[int]:
     return {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
 
 
-async def pending(conn: asyncpg.Connection) -> list[sql.Migration]:
+async def pending(conn: Connection) -> list[sql.Migration]:
     """Migrations not yet applied."""
     done = await applied_versions(conn)
     return [m for m in sql.migrations() if m.version not in done]
 
 
-async def apply(conn: asyncpg.Connection) -> list[sql.Migration]:
+async def apply(conn: Connection) -> list[sql.Migration]:
     """Apply every pending migration, each in its own transaction; return those applied."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:

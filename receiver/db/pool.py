@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
@@ -25,17 +26,19 @@ UNAVAILABLE = (
 )
 
 Pool = asyncpg.Pool
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # what handlers get from a pool, or a plain connection (CLI, migrations)
+    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:
+    Connection = asyncpg.Connection
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Connection) -> None:
     """JSON columns travel as Python objects."""
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-
-
-Connection = asyncpg.Connection
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 @contextlib.asynccontextmanager

@@ -49,8 +49,9 @@ async def _processor(app: web.Application) -> AsyncIterator[None]:
 
 async def _inbox_writer(app: web.Application) -> AsyncIterator[None]:
     processor = app[keys.PROCESSOR]
-    writer = InboxWriter(app[keys.POOL], app[keys.SETTINGS].inbox, app[keys.METRICS],
-                         on_commit=processor.wake)
+    writer = InboxWriter(
+        app[keys.POOL], app[keys.SETTINGS].inbox, app[keys.METRICS], on_commit=processor.wake
+    )
     app[keys.WRITER] = writer
     writer.start()
     yield

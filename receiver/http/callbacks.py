@@ -64,8 +64,9 @@ async def callback(request: web.Request) -> web.Response:
     handshake = adapter.handshake(raw, options)
     if handshake is not None:
         metrics.callbacks.labels(key, "handshake").inc()
-        return web.Response(status=handshake.status, body=handshake.body,
-                            content_type=handshake.content_type)
+        return web.Response(
+            status=handshake.status, body=handshake.body, content_type=handshake.content_type
+        )
 
     verdict = verification.check(raw, provider, adapter, now=time.time())
     if verdict.ok:

@@ -59,7 +59,9 @@ async def register(request: web.Request) -> web.Response:
         raise InvalidInput(f"at most {MAX_ITEMS} messages per request")
     good = [(i, item) for i, item in enumerate(items) if i not in line_errors]
     async with translated(), request.app[keys.POOL].acquire() as conn:
-        results = await registry.register(conn, request.app[keys.SETTINGS], [item for _, item in good])
+        results = await registry.register(
+            conn, request.app[keys.SETTINGS], [item for _, item in good]
+        )
     out: list[dict[str, Any]] = [{"index": i, "error": e} for i, e in line_errors.items()]
     for (index, _), result in zip(good, results, strict=True):
         entry: dict[str, Any] = {"index": index}

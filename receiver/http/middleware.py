@@ -59,19 +59,27 @@ async def request_context(request: web.Request, handler: auth.Handler) -> web.St
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     settings = request.app[keys.SETTINGS]
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "unmatched"
+    )
     try:
         try:
             if request.path.startswith("/v1/") and not request.path.startswith("/v1/callbacks/"):
-                auth.authorize(settings, request.headers.get("Authorization"),
-                               auth.required_scope(request.match_info.handler))
+                auth.authorize(
+                    settings,
+                    request.headers.get("Authorization"),
+                    auth.required_scope(request.match_info.handler),
+                )
             response = await handler(request)
         except DlreconError as exc:
             response = _for_domain_error(exc, settings.inbox.retry_after)
         except web.HTTPException as exc:
             if exc.status >= 400 and exc.content_type != "application/json":
-                response = error_response(exc.status, _snake(type(exc).__name__.removeprefix("HTTP")),
-                                          exc.reason)
+                response = error_response(
+                    exc.status, _snake(type(exc).__name__.removeprefix("HTTP")), exc.reason
+                )
                 for name in ("Allow", "Retry-After"):
                     if name in exc.headers:
                         response.headers[name] = exc.headers[name]
@@ -87,6 +95,12 @@ async def request_context(request: web.Request, handler: auth.Handler) -> web.St
     metrics = request.app[keys.METRICS]
     metrics.http_requests.labels(request.method, route, str(response.status)).inc()
     metrics.http_latency.labels(route).observe(elapsed)
-    log.debug("http_request", method=request.method, route=route, status=response.status,
-              ms=round(elapsed * 1000, 2), request_id=request_id)
+    log.debug(
+        "http_request",
+        method=request.method,
+        route=route,
+        status=response.status,
+        ms=round(elapsed * 1000, 2),
+        request_id=request_id,
+    )
     return response

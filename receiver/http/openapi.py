@@ -18,11 +18,19 @@ _MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$"}
 
 def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     out: dict[str, Any] = {"200": ok}
-    texts = {400: "Invalid input", 401: "Missing or invalid token", 403: "Token lacks the scope",
-             404: "Not found", 413: "Body too large", 503: "Database unavailable"}
+    texts = {
+        400: "Invalid input",
+        401: "Missing or invalid token",
+        403: "Token lacks the scope",
+        404: "Not found",
+        413: "Body too large",
+        503: "Database unavailable",
+    }
     for code in codes:
-        out[str(code)] = {"description": texts[code],
-                          "content": {"application/json": {"schema": _ERROR}}}
+        out[str(code)] = {
+            "description": texts[code],
+            "content": {"application/json": {"schema": _ERROR}},
+        }
     return out
 
 
@@ -88,9 +96,20 @@ _MESSAGE = {
         "submitted_at": {"type": ["string", "null"], "format": "date-time"},
         "registered_at": {"type": "string", "format": "date-time"},
         "segments": {"type": ["integer", "null"]},
-        "status": {"type": "string", "enum": ["submitted", "accepted", "sent", "unknown",
-                                              "delivered", "read", "failed", "expired",
-                                              "rejected"]},
+        "status": {
+            "type": "string",
+            "enum": [
+                "submitted",
+                "accepted",
+                "sent",
+                "unknown",
+                "delivered",
+                "read",
+                "failed",
+                "expired",
+                "rejected",
+            ],
+        },
         "final": {"type": "boolean"},
         "status_at": {"type": ["string", "null"], "format": "date-time"},
         "error": {"type": ["object", "null"]},
@@ -108,14 +127,19 @@ _MESSAGE = {
 _CALLBACK = {
     "summary": "Provider delivery callback (verified per provider key, stored, acknowledged)",
     "security": [],
-    "parameters": [{"name": "provider", "in": "path", "required": True,
-                    "schema": {"type": "string"}}],
+    "parameters": [
+        {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}
+    ],
     "responses": {
         "200": {"description": "Stored (body as the provider expects, e.g. ACK/Jasmin)"},
-        "401": {"description": "Verification failed",
-                "content": {"application/json": {"schema": _ERROR}}},
-        "404": {"description": "Unknown provider key",
-                "content": {"application/json": {"schema": _ERROR}}},
+        "401": {
+            "description": "Verification failed",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+        "404": {
+            "description": "Unknown provider key",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
         "413": {"description": "Body too large"},
         "503": {"description": "Database unavailable; retry after Retry-After seconds"},
     },
@@ -123,15 +147,26 @@ _CALLBACK = {
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "dlrecon", "version": "1",
-             "description": "Delivery-report reconciliation. All /v1 routes except callbacks "
-                            "need a bearer token with the scope named in each operation."},
+    "info": {
+        "title": "dlrecon",
+        "version": "1",
+        "description": "Delivery-report reconciliation. All /v1 routes except callbacks "
+        "need a bearer token with the scope named in each operation.",
+    },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {
-                "error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
             "MessageIn": _MESSAGE_IN,
             "Message": _MESSAGE,
         },
@@ -142,18 +177,41 @@ SPEC: dict[str, Any] = {
         "/v1/messages": {
             "post": {
                 "summary": "Register sent messages (object, array or NDJSON); scope send",
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"oneOf": [
-                        {"$ref": "#/components/schemas/MessageIn"},
-                        {"type": "array", "items": {"$ref": "#/components/schemas/MessageIn"}},
-                    ]}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                }},
-                "responses": _responses(_json({"type": "object", "properties": {
-                    "created": {"type": "integer"}, "existing": {"type": "integer"},
-                    "errors": {"type": "integer"},
-                    "results": {"type": "array", "items": {"type": "object"}}}}),
-                    400, 401, 403, 413, 503),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/MessageIn"},
+                                    {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/MessageIn"},
+                                    },
+                                ]
+                            }
+                        },
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": _responses(
+                    _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "created": {"type": "integer"},
+                                "existing": {"type": "integer"},
+                                "errors": {"type": "integer"},
+                                "results": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    ),
+                    400,
+                    401,
+                    403,
+                    413,
+                    503,
+                ),
             },
             "get": {
                 "summary": "Find messages by provider id or client reference; scope read",
@@ -161,24 +219,41 @@ SPEC: dict[str, Any] = {
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                     for n in ("provider", "provider_message_id", "client_ref")
                 ],
-                "responses": _responses(_json({"type": "object", "properties": {
-                    "messages": {"type": "array",
-                                 "items": {"$ref": "#/components/schemas/Message"}}}}),
-                    400, 401, 403, 503),
+                "responses": _responses(
+                    _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "messages": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Message"},
+                                }
+                            },
+                        }
+                    ),
+                    400,
+                    401,
+                    403,
+                    503,
+                ),
             },
         },
         "/v1/messages/{id}": {
             "get": {
                 "summary": "One message with its status and event timeline; scope read",
-                "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}],
-                "responses": _responses(_json({"$ref": "#/components/schemas/Message"}),
-                                        401, 403, 404, 503),
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": _responses(
+                    _json({"$ref": "#/components/schemas/Message"}), 401, 403, 404, 503
+                ),
             },
         },
         "/v1/openapi.json": {
-            "get": {"summary": "This document; scope read",
-                     "responses": _responses(_json({"type": "object"}), 401, 403)},
+            "get": {
+                "summary": "This document; scope read",
+                "responses": _responses(_json({"type": "object"}), 401, 403),
+            },
         },
     },
 }

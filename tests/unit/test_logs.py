@@ -1,0 +1,37 @@
+import json
+
+import pytest
+import structlog
+
+from receiver import logs
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+233241234567", "+233*****4567"),
+        ("to=447547232824&x=1", "to=447*****2824&x=1"),
+        ("whatsapp:+14155238886", "whatsapp:+141****8886"),
+        ("order 1234567", "order 1234567"),  # too short to be a phone number
+    ],
+)
+def test_phone_numbers_are_masked(text: str, masked: str) -> None:
+    assert logs.mask_phone(text) == masked
+
+
+def test_secrets_and_numbers_never_reach_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("info", "json")
+    structlog.get_logger().info(
+        "callback_stored",
+        recipient="+233241234567",
+        api_token="tok-very-secret",
+        headers={"authorization": "Basic dmVsaXA6c2VjcmV0", "x-ok": "1"},
+        signing_secrets=["whsec_abc"],
+    )
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["event"] == "callback_stored"
+    assert record["recipient"] == "+233*****4567"
+    for secret in ("tok-very-secret", "dmVsaXA6c2VjcmV0", "whsec_abc", "241234567"):
+        assert secret not in line
+    assert record["headers"]["x-ok"] == "1"
