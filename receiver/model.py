@@ -151,6 +151,7 @@ class RawRequest:
     body: bytes
     content_type: str = ""
     remote: str | None = None
+    raw_query: str = ""  # the query string exactly as received (signatures cover it)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

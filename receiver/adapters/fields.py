@@ -16,8 +16,9 @@ def json_body(request: RawRequest) -> Any:
     """The body decoded as JSON."""
     try:
         return json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers too long to convert
+        raise ParseError(f"body is not valid JSON: {type(exc).__name__}: {exc}"[:300]) from None
 
 
 def form_body(request: RawRequest) -> dict[str, str]:
@@ -80,7 +81,10 @@ def timestamp(value: Any) -> datetime | None:
         number = int(raw)
         if number > 10**11:
             number //= 1000
-        return datetime.fromtimestamp(number, UTC)
+        try:
+            return datetime.fromtimestamp(number, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise ParseError(f"timestamp out of range: {raw[:40]!r}") from None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:

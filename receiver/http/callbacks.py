@@ -60,6 +60,7 @@ async def callback(request: web.Request) -> web.Response:
         body=body,
         content_type=request.content_type.lower(),
         remote=request.remote,
+        raw_query=request.query_string,
     )
     handshake = adapter.handshake(raw, options)
     if handshake is not None:
