@@ -90,6 +90,8 @@ async def get_message(request: web.Request) -> web.Response:
         message_id = int(request.match_info["id"])
     except ValueError:
         raise NotFound("no such message") from None
+    if not 0 < message_id < 2**63:
+        raise NotFound("no such message")
     async with translated(), request.app[keys.POOL].acquire() as conn:
         view = await lookup.message_view(conn, message_id)
     if view is None:
