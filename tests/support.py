@@ -10,9 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 from receiver.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-SEEDS = SHARED / "providers" / "seeds"
+# copies of shared/corpus and shared/providers/seeds, so a clone tests on its own
+DATA = ROOT / "tests" / "data"
+CORPUS = DATA / "corpus"
+SEEDS = DATA / "seeds"
 
 TOKENS = {
     "send": "test-send-token-0001",

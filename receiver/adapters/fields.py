@@ -15,10 +15,17 @@ from receiver.model import RawRequest
 def json_body(request: RawRequest) -> Any:
     """The body decoded as JSON."""
     try:
-        return json.loads(request.body.decode("utf-8"))
+        # numbers as Decimal so prices stay exact; NaN/Infinity are not JSON money
+        return json.loads(
+            request.body.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constants
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError and integers too long to convert
         raise ParseError(f"body is not valid JSON: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
 
 
 def form_body(request: RawRequest) -> dict[str, str]:
@@ -52,24 +59,32 @@ def params(request: RawRequest) -> dict[str, Any]:
 
 
 def text(value: Any) -> str | None:
-    """A field as a stripped string, None when absent or empty."""
+    """A field as a stripped string, None when absent, empty or not a single value."""
     if value is None:
         return None
+    if isinstance(value, dict | list | bool):
+        return None  # a nested or boolean value is no id, status or code
+
     result = str(value).strip()
     return result or None
 
 
 def decimal(value: Any) -> Decimal | None:
     """A money or rate value; accepts comma decimals (`"0,050"`). Never float."""
+    if isinstance(value, dict | list | bool):
+        raise ParseError(f"not an amount: {type(value).__name__}")
     raw = text(value)
     if raw is None:
         return None
     if isinstance(value, float):
         raise ParseError(f"refusing float for money: {value!r}")
     try:
-        return Decimal(raw.replace(",", "."))
+        result = Decimal(raw.replace(",", "."))
     except InvalidOperation:
-        raise ParseError(f"not a decimal: {raw!r}") from None
+        raise ParseError(f"not a decimal: {raw[:40]!r}") from None
+    if not result.is_finite():
+        raise ParseError(f"not a finite amount: {raw[:40]!r}")
+    return result
 
 
 def timestamp(value: Any) -> datetime | None:
@@ -77,7 +92,7 @@ def timestamp(value: Any) -> datetime | None:
     raw = text(value)
     if raw is None:
         return None
-    if raw.isdigit() and len(raw) >= 9:
+    if raw.isascii() and raw.isdigit() and len(raw) >= 9:
         number = int(raw)
         if number > 10**11:
             number //= 1000

@@ -1,0 +1,259 @@
+"""Generic adapter: fields and statuses from configuration; also helpers the adapters share.
+
+A provider with no adapter of its own is onboarded with `adapter = "generic"` and options:
+`id_field`, `status_field` (defaults `id`, `status`), `client_ref_field`, `time_field`,
+`error_code_field`, `price_field`, `currency_field` (or a fixed `currency`), `recipient_field`,
+`items_field` (path to a list of reports in a batch body), `channel`, and `status_map`
+(raw status -> canonical status name, or a table with `status`, `error_class`, `retryable`,
+`description`). Paths are dotted (`data.status`, `results.0.id`) or plain form/query names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from receiver.adapters import codes, fields
+from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
+from receiver.model import (
+    Channel,
+    CodeInfo,
+    ErrorClass,
+    Event,
+    RawRequest,
+    Status,
+    Submission,
+    SubmitOutcome,
+)
+
+# --- helpers shared by the adapters (they harden `fields` against inputs it lets escape) ---
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ParseError(f"JSON constant {name} is not allowed")
+
+
+def load_json(raw: bytes | str) -> Any:
+    """JSON with numbers kept exact (`Decimal`); any decoding failure is a ParseError."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError also covers integers beyond Python's digit limit
+        raise ParseError(f"body is not valid JSON: {str(exc)[:200]}") from None
+
+
+def read_body(request: RawRequest) -> Any:
+    """The callback's data: a JSON value, else the form, else the query (query fills gaps)."""
+    body = request.body.strip()
+    data: Any = {}
+    if body:
+        json_like = "json" in request.content_type or body[:1] in (b"{", b"[")
+        data = load_json(body) if json_like else fields.form_body(request)
+    if isinstance(data, dict):
+        for key, value in request.query:
+            data.setdefault(key, value)
+    return data
+
+
+def response_object(response: Any) -> dict[str, Any] | None:
+    """A registered submit response as a JSON object (decoding a JSON string), else None."""
+    if isinstance(response, str | bytes):
+        try:
+            response = load_json(response)
+        except ParseError:
+            return None
+    return response if isinstance(response, dict) else None
+
+
+def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted path (`data.status`, `results.0.id`), or None; literal keys win."""
+    if isinstance(data, Mapping) and path in data:
+        return data[path]
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdecimal() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def scalar(value: Any) -> str | None:
+    """A string or number field as stripped text; ParseError for objects, lists and booleans."""
+    if isinstance(value, bool | dict | list):
+        raise ParseError(f"expected a string or number, got {type(value).__name__}")
+    return fields.text(value)
+
+
+# an unencoded "+" in a query string arrives as a space: "2017-01-03T14:31:28 08:00"
+_SPACED_OFFSET = re.compile(r"([T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:?\d{2})$")
+
+
+def when(value: Any) -> datetime | None:
+    """A provider timestamp as an aware datetime; ParseError when it is not one."""
+    raw = scalar(value)
+    if raw is None:
+        return None
+    raw = _SPACED_OFFSET.sub(r"\1+\2", raw)
+    try:
+        return fields.timestamp(raw)
+    except (ValueError, OverflowError, OSError):
+        raise ParseError(f"not a timestamp: {raw[:60]!r}") from None
+
+
+def money(value: Any) -> Decimal | None:
+    """An amount as a finite Decimal (comma decimals accepted); ParseError otherwise."""
+    amount = fields.decimal(value)
+    if amount is not None and not amount.is_finite():
+        raise ParseError(f"not an amount: {value!r}")
+    return amount
+
+
+def submit_outcome(
+    submission: Submission,
+    template: Event,
+    raw_ids: Sequence[str] = (),
+    canonical: Callable[[str], str] = str.strip,
+    *,
+    segments: int | None = None,
+    cost: Decimal | None = None,
+    currency: str | None = None,
+) -> SubmitOutcome:
+    """One event like `template` per id in the response, else per registered id, else one."""
+    ids = tuple(canonical(raw) for raw in raw_ids)
+    pairs: list[tuple[str | None, str | None]] = list(zip(ids, raw_ids, strict=True))
+    if not pairs:
+        pairs = [(pid, pid) for pid in submission.provider_message_ids] or [(None, None)]
+    events = tuple(
+        replace(
+            template,
+            provider_message_id=pid,
+            raw_message_id=raw,
+            client_ref=submission.client_ref,
+            channel=submission.channel,
+        )
+        for pid, raw in pairs
+    )
+    return SubmitOutcome(events, ids, segments=segments, cost=cost, currency=currency)
+
+
+def unrecognised(submission: Submission, reason: str) -> SubmitOutcome:
+    """The outcome of a submit response an adapter cannot read: kept, status unknown."""
+    if submission.submit_response is None and submission.submit_http_status is None:
+        return default_submit_outcome(submission)
+    http = submission.submit_http_status
+    raw = f"http {http}" if http is not None else "unrecognised"
+    info = codes.unmapped(raw)
+    event = Event(
+        raw_status=raw,
+        status=info.status,
+        error_class=info.error_class,
+        retryable=False,
+        description=f"unrecognised submit response: {reason}",
+    )
+    return submit_outcome(submission, event)
+
+
+# --- the configurable adapter ---
+
+
+def _status_info(raw: str, options: Options) -> CodeInfo:
+    """The `status_map` entry for a raw status (exact, then case-insensitive), else unmapped."""
+    mapping = options.get("status_map") or {}
+    if not isinstance(mapping, Mapping):
+        raise ParseError("option status_map must be a table")
+    entry = mapping.get(raw)
+    if entry is None:
+        entry = next((v for k, v in mapping.items() if str(k).casefold() == raw.casefold()), None)
+    if entry is None:
+        return codes.unmapped(raw)
+    if isinstance(entry, str):
+        entry = {"status": entry}
+    try:
+        status = Status(entry["status"])
+        error_class = entry.get("error_class") or (ErrorClass.UNKNOWN if status.failure else None)
+        return CodeInfo(
+            code=raw,
+            status=status,
+            error_class=ErrorClass(error_class) if error_class else None,
+            retryable=bool(entry.get("retryable", False)),
+            description=str(entry.get("description", raw)),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError):
+        # a configuration mistake: quarantined, replayable once the status_map is fixed
+        raise ParseError(f"status_map entry for {raw!r} is not a valid mapping") from None
+
+
+def _field(item: Any, options: Options, option: str, default: str | None = None) -> Any:
+    path = options.get(option, default)
+    return get_path(item, str(path)) if path else None
+
+
+def _items(body: Any, options: Options) -> list[Any]:
+    """The reports in a body: the list at `items_field`, a top-level list, or the body itself."""
+    items = _field(body, options, "items_field") if options.get("items_field") else body
+    if isinstance(items, dict):
+        return [items]
+    if isinstance(items, list):
+        return items
+    raise ParseError("body is not an object or a list of objects")
+
+
+class GenericAdapter(Adapter):
+    """Reads any JSON, form or query callback through configured field paths."""
+
+    name = "generic"
+
+    def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
+        """One event per report in the body (a batch when `items_field` or a list is given)."""
+        body = read_body(request)
+        return [self.report(item, options) for item in _items(body, options)]
+
+    def report(self, item: Any, options: Options) -> Event:
+        """One report object as an event, through the configured fields."""
+        if not isinstance(item, dict):
+            raise ParseError("report is not an object")
+        raw_id = scalar(_field(item, options, "id_field", "id"))
+        client_ref = scalar(_field(item, options, "client_ref_field"))
+        if raw_id is None and client_ref is None:
+            raise ParseError("report has neither a message id nor a client reference")
+        raw_status = scalar(_field(item, options, "status_field", "status"))
+        if raw_status is None:
+            raise ParseError("report has no status")
+        info = _status_info(raw_status, options)
+        amount = money(_field(item, options, "price_field"))
+        currency = scalar(_field(item, options, "currency_field")) or options.get("currency")
+        details: dict[str, Any] = {}
+        if amount is not None and not currency:
+            # money is never stored without a currency: keep the figure for people to see
+            details["price_without_currency"] = str(amount)
+            amount = None
+        try:
+            channel = Channel(options["channel"]) if options.get("channel") else None
+        except ValueError:
+            raise ParseError(f"option channel {options['channel']!r} is not a channel") from None
+        event = Event(
+            raw_status=raw_status,
+            status=info.status,
+            provider_message_id=self.canonical_id(raw_id, options) if raw_id else None,
+            raw_message_id=raw_id,
+            client_ref=client_ref,
+            error_code=scalar(_field(item, options, "error_code_field")),
+            provider_time=when(_field(item, options, "time_field")),
+            cost=amount,
+            currency=str(currency) if amount is not None else None,
+            channel=channel,
+            recipient=scalar(_field(item, options, "recipient_field")),
+            details=details,
+        )
+        return event.with_code(info)
+
+
+ADAPTER = GenericAdapter()

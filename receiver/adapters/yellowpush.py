@@ -1,0 +1,98 @@
+"""YellowPush: the public 400/401 error envelope on submit; callbacks via the generic adapter."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from receiver.adapters import codes, generic
+from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
+from receiver.adapters.generic import scalar
+from receiver.model import Event, RawRequest, Status, Submission, SubmitOutcome
+
+_NAMED_NUMBER = re.compile(r"mobile number\s+\+?(\d+)", re.IGNORECASE)
+
+
+def digits(number: str) -> str:
+    """A phone number reduced for comparison: digits only, no leading zeros (`00`, `+`)."""
+    return re.sub(r"\D", "", number).lstrip("0")
+
+
+def _named(list_errors: list[Any]) -> dict[str, str]:
+    """The numbers `listErrors` names (reduced to digits), each with its entry."""
+    named: dict[str, str] = {}
+    for entry in list_errors:
+        if isinstance(entry, str) and (match := _NAMED_NUMBER.search(entry)):
+            named.setdefault(digits(match.group(1)), entry)
+    return named
+
+
+def _list_event(list_errors: list[Any], destination: str | None, message: str | None) -> Event:
+    """This message's fate in a batch whose bad numbers `listErrors` names by position."""
+    named = _named(list_errors)
+    wanted = digits(destination or "")
+    details = {"list_errors": len(list_errors), "message": message or ""}
+    if wanted and wanted not in named:
+        # the provider refused other numbers of the batch, not this one: it keeps going
+        return Event(raw_status="not in listErrors", status=Status.ACCEPTED, details=details)
+    if wanted:
+        info = codes.load("yellowpush").lookup("error", "list_error")
+        why = named[wanted]
+    else:
+        info, why = None, "listErrors names numbers but the message has no destination to compare"
+    info = info or codes.unmapped("listErrors")
+    event = Event(
+        raw_status="listErrors", status=info.status, error_code=info.code, details=details
+    )
+    return replace(event.with_code(info), description=why)
+
+
+class YellowPushAdapter(Adapter):
+    """YellowPush submit errors; callback fields are configured (their bodies are not public)."""
+
+    name = "yellowpush"
+
+    def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
+        """Read a callback through the generic adapter's configured field paths."""
+        return generic.ADAPTER.parse_callback(request, options)
+
+    def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
+        """2xx → accepted; 401 → auth; the 400 envelope per message; odd responses → unknown."""
+        try:
+            return self._submit(submission)
+        except ParseError as exc:
+            return generic.unrecognised(submission, str(exc))
+
+    def _submit(self, submission: Submission) -> SubmitOutcome:
+        http = submission.submit_http_status
+        if http is not None and 200 <= http < 300:
+            return default_submit_outcome(submission)  # success bodies are not public
+        tables = codes.load("yellowpush")
+        if http == 401:
+            info = tables.lookup("http", "401") or codes.unmapped("401", Status.REJECTED)
+            event = Event(raw_status="401", status=info.status, error_code="401")
+            return generic.submit_outcome(submission, event.with_code(info))
+        body = generic.response_object(submission.submit_response)
+        code = scalar(body.get("code")) if body else None
+        if body is None or code is None:
+            raise ParseError("no {message, code, listErrors} envelope")
+        message = scalar(body.get("message"))
+        list_errors = body.get("listErrors")
+        if list_errors:
+            if not isinstance(list_errors, list):
+                raise ParseError("listErrors is not a list")
+            event = _list_event(list_errors, submission.destination, message)
+        else:
+            # no per-number errors: the whole request failed
+            info = tables.lookup("error", code) or codes.unmapped(code, Status.REJECTED)
+            event = Event(
+                raw_status=code,
+                status=info.status,
+                error_code=code,
+                details={"message": message} if message else {},
+            ).with_code(info)
+        return generic.submit_outcome(submission, event)
+
+
+ADAPTER = YellowPushAdapter()

@@ -1,0 +1,118 @@
+"""Acceptance tests run the real `dlrecon` process and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from tests.support import TOKENS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+CONFIG = f"""
+[api]
+tokens = [{{ token = "{TOKENS['send']}", scopes = ["send", "read"] }}]
+[providers.open]
+adapter = "geniq"
+verify = "off"
+[log]
+format = "json"
+"""
+
+
+class Service:
+    """One `dlrecon serve` process."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], port: int) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = workdir / f"serve-{port}.log"
+        self._handle: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *args: str) -> None:
+        self.close_log()
+        self._handle = open(self.log, "a")  # noqa: SIM115 - closed by close_log()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dlrecon", "serve", "--port", str(self.port), *args],
+            env=self.env, stdout=self._handle, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def close_log(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dlrecon exited {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.close_log()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="dlrecon-accept-"))
+    (path / "dlrecon.toml").write_text(CONFIG)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def service_env(workdir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLRECON_") and k != "DATABASE_URL"}
+    env["DLRECON_CONFIG"] = str(workdir / "dlrecon.toml")
+    env["DLRECON_DATABASE__DATA_DIR"] = str(workdir / "data")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Services a test started; killed and their logs closed whatever happens."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        if service.proc is not None and service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.wait(10)
+        service.close_log()

@@ -1,0 +1,146 @@
+"""The real `dlrecon serve` process: start, readiness, shutdown, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from receiver.db.embedded import EmbeddedPostgres
+from tests.acceptance.conftest import Service, free_port, service_env
+from tests.support import TOKENS
+
+
+def postgres_running(data_dir: Path) -> bool:
+    return EmbeddedPostgres(data_dir)._running()
+
+
+def test_embedded_start_sigterm_stops_postgres_and_kill9_recovers(workdir: Path, services: list[Service]) -> None:
+    service = Service(workdir, service_env(workdir, None), free_port())
+    services.append(service)
+    service.start()
+    service.wait_ready()
+    assert postgres_running(workdir / "data")
+    assert service.stop() == 0
+    assert not postgres_running(workdir / "data"), "SIGTERM must stop the embedded Postgres"
+
+    service.start()
+    service.wait_ready()
+    assert service.proc is not None
+    service.proc.send_signal(signal.SIGKILL)
+    service.proc.wait(10)
+    # Postgres outlives the killed dlrecon; the next start re-attaches and owns it
+    service.start()
+    service.wait_ready()
+    assert service.stop() == 0
+    assert not postgres_running(workdir / "data")
+
+
+def test_db_url_prints_the_url_in_use(workdir: Path) -> None:
+    env = service_env(workdir, None)
+    result = subprocess.run([sys.executable, "-m", "dlrecon", "db", "url"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("postgresql://postgres@/dlrecon?host=")
+    stop = subprocess.run([sys.executable, "-m", "dlrecon", "db", "stop"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert stop.returncode == 0
+    assert not postgres_running(workdir / "data")
+
+
+def test_unreachable_database_url_exits_fast_with_one_line(workdir: Path) -> None:
+    env = service_env(workdir, "postgresql://nobody@127.0.0.1:1/x")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "dlrecon", "serve"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 15
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "database" in lines[0] and "127.0.0.1" in lines[0] or "Connect" in lines[0]
+
+
+def test_sigkill_while_posting_loses_nothing_acknowledged(workdir: Path, database_url: str, services: list[Service]) -> None:
+    """Every callback that got a 2xx is in the inbox after the server is killed mid-load."""
+    import asyncio
+
+    import aiohttp
+    import asyncpg
+
+    service = Service(workdir, service_env(workdir, database_url), free_port())
+    services.append(service)
+    service.start("--workers", "1")
+    service.wait_ready()
+    acknowledged: list[str] = []
+
+    async def load() -> None:
+        async with aiohttp.ClientSession() as session:
+            async def one(n: int) -> None:
+                mid = f"KILL{n:06d}"
+                try:
+                    async with session.get(f"{service.url}/v1/callbacks/open",
+                                           params={"messageId": mid, "status": "delivered"}) as r:
+                        if 200 <= r.status < 300:
+                            acknowledged.append(mid)
+                except aiohttp.ClientError:
+                    pass
+
+            n = 0
+            killer = asyncio.get_running_loop().call_later(1.5, os.kill, service.proc.pid, signal.SIGKILL)
+            try:
+                while service.proc.poll() is None and n < 200000:
+                    await asyncio.gather(*(one(n + i) for i in range(32)))
+                    n += 32
+            finally:
+                killer.cancel()
+
+    asyncio.run(load())
+    service.proc.wait(10)
+    assert acknowledged, "no callback was acknowledged before the kill"
+
+    async def stored() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT query FROM inbox")
+        finally:
+            await conn.close()
+        return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
+
+    in_inbox = asyncio.run(stored())
+    missing = set(acknowledged) - in_inbox
+    assert not missing, f"{len(missing)} acknowledged callbacks are not in the inbox"
+
+
+def test_register_and_read_over_http(workdir: Path, database_url: str, services: list[Service]) -> None:
+    service = Service(workdir, service_env(workdir, database_url), free_port())
+    services.append(service)
+    service.start()
+    try:
+        service.wait_ready()
+        body = json.dumps({"provider": "open", "client_ref": "acc-1", "provider_message_ids": ["ZZ1"]})
+        request = urllib.request.Request(
+            f"{service.url}/v1/messages", data=body.encode(), method="POST",
+            headers={"Authorization": f"Bearer {TOKENS['send']}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert json.load(r)["created"] == 1
+        with urllib.request.urlopen(f"{service.url}/v1/callbacks/open?messageId=ZZ1&status=delivered",
+                                    timeout=10) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 10
+        while True:
+            request = urllib.request.Request(
+                f"{service.url}/v1/messages?client_ref=acc-1",
+                headers={"Authorization": f"Bearer {TOKENS['send']}"})
+            with urllib.request.urlopen(request, timeout=10) as r:
+                status = json.load(r)["messages"][0]["status"]
+            if status == "delivered" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert status == "delivered"
+    finally:
+        assert service.stop() == 0

@@ -1,0 +1,262 @@
+"""Generic adapter: a provider onboarded by configuration (field paths and a status map)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from receiver.adapters import generic
+from receiver.adapters.base import ParseError
+from receiver.adapters.generic import ADAPTER
+from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+
+OPTIONS: dict[str, Any] = {
+    "id_field": "data.id",
+    "status_field": "data.status",
+    "time_field": "data.updated_at",
+    "error_code_field": "data.error.code",
+    "price_field": "data.price.amount",
+    "currency_field": "data.price.currency",
+    "client_ref_field": "data.reference",
+    "recipient_field": "data.to",
+    "channel": "sms",
+    "status_map": {
+        "DELIVERED": "delivered",
+        "sent": "sent",
+        "UNDELIVERABLE": {
+            "status": "failed",
+            "error_class": "recipient",
+            "retryable": False,
+            "description": "Handset unreachable",
+        },
+        "bounced": "failed",
+    },
+}
+REPORT = {
+    "data": {
+        "id": "m-1",
+        "status": "DELIVERED",
+        "updated_at": "2025-03-01T12:00:00Z",
+        "price": {"amount": 0.0350, "currency": "EUR"},
+        "reference": "order-1",
+        "to": "+4915112345678",
+    }
+}
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+FLAT = {
+    "id_field": "id",
+    "status_field": "status",
+    "time_field": "ts",
+    "price_field": "price",
+    "currency": "USD",
+    "client_ref_field": "ref",
+    "status_map": {"ok": "delivered"},
+}
+
+
+def request(
+    body: bytes = b"",
+    *,
+    query: str = "",
+    content_type: str = "application/json",
+    method: str = "POST",
+) -> RawRequest:
+    return RawRequest(
+        method,
+        "/v1/callbacks/acme",
+        tuple(parse_qsl(query, keep_blank_values=True)),
+        {},
+        body,
+        content_type,
+    )
+
+
+def parse(body: Any, options: dict[str, Any] = OPTIONS) -> list[Any]:
+    return ADAPTER.parse_callback(request(json.dumps(body).encode()), options)
+
+
+def test_nested_json_report() -> None:
+    # the JSON number 0.0350 is read as text: never through a float
+    [event] = ADAPTER.parse_callback(
+        request(json.dumps(REPORT).replace("0.035", "0.0350").encode()), OPTIONS
+    )
+    assert (event.status, event.provider_message_id, event.client_ref, event.recipient) == (
+        Status.DELIVERED,
+        "m-1",
+        "order-1",
+        "+4915112345678",
+    )
+    assert (event.cost, event.currency, event.channel) == (Decimal("0.0350"), "EUR", Channel.SMS)
+    assert event.provider_time == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_status_map_tables_give_the_error_class() -> None:
+    report = {"data": {"id": "m-2", "status": "undeliverable", "error": {"code": "E42"}}}
+    [event] = parse(report)  # matched case-insensitively
+    assert (event.status, event.error_code, event.error_class, event.description) == (
+        Status.FAILED,
+        "E42",
+        ErrorClass.RECIPIENT,
+        "Handset unreachable",
+    )
+
+
+def test_failure_without_a_class_is_unknown_class() -> None:
+    [event] = parse({"data": {"id": "m-3", "status": "bounced"}})
+    assert (event.status, event.error_class) == (Status.FAILED, ErrorClass.UNKNOWN)
+
+
+def test_unmapped_status_is_unknown() -> None:
+    [event] = parse({"data": {"id": "m-4", "status": "weird"}})
+    assert (event.status, event.raw_status, event.error_class) == (
+        Status.UNKNOWN,
+        "weird",
+        ErrorClass.UNKNOWN,
+    )
+
+
+def test_batch_bodies() -> None:
+    items = [{"id": "a", "status": "ok"}, {"ref": "r-2", "status": "ok"}]
+    batch = parse({"results": items}, {**FLAT, "items_field": "results"})
+    top_level = parse(items, FLAT)
+    assert batch == top_level
+    assert [(e.provider_message_id, e.client_ref, e.status) for e in batch] == [
+        ("a", None, Status.DELIVERED),
+        (None, "r-2", Status.DELIVERED),
+    ]
+
+
+def test_form_post_and_get_query_with_a_fixed_currency() -> None:
+    fields = {"id": "q-1", "status": "ok", "price": "0,05", "ts": "2025-03-01T13:00:00+01:00"}
+    [form] = ADAPTER.parse_callback(
+        request(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded"), FLAT
+    )
+    # an unencoded "+" in the offset arrives as a space
+    query = urlencode(fields).replace("%2B", "+")
+    [got] = ADAPTER.parse_callback(request(query=query, method="GET"), FLAT)
+    assert form == got
+    assert (form.cost, form.currency) == (Decimal("0.05"), "USD")
+    assert form.provider_time == datetime(2025, 3, 1, 13, tzinfo=timezone(timedelta(hours=1)))
+
+
+def test_price_without_currency_is_not_money() -> None:
+    options = {**FLAT, "currency": None}
+    [event] = ADAPTER.parse_callback(request(query="id=1&status=ok&price=0.5"), options)
+    assert event.cost is None and event.currency is None
+    assert event.details == {"price_without_currency": "0.5"}
+
+
+def test_list_index_paths() -> None:
+    options = {"id_field": "results.0.id", "status_field": "results.0.status"}
+    [event] = parse({"results": [{"id": "x", "status": "sent"}]}, options)
+    assert (event.provider_message_id, event.status) == ("x", Status.UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("body", "options"),
+    [
+        ({"data": {"status": "DELIVERED"}}, OPTIONS),  # neither id nor client_ref
+        ({"data": {"id": "m"}}, OPTIONS),  # no status
+        ({"data": {"id": {"a": 1}, "status": "sent"}}, OPTIONS),
+        ({"data": {"id": "m", "status": "sent", "price": {"amount": "NaN"}}}, OPTIONS),
+        ({"data": {"id": "m", "status": "sent", "updated_at": "soon"}}, OPTIONS),
+        ({"id": "m", "status": "x"}, {"status_map": {"x": "gone"}}),  # not a canonical status
+        ({"id": "m", "status": "x"}, {"status_map": ["x"]}),
+        ({"id": "m", "status": "x"}, {"channel": "fax"}),
+        ({"results": "nope"}, {"items_field": "results"}),
+        ("just a string", {}),
+    ],
+)
+def test_unusable_reports_and_bad_configuration_raise_parse_error(
+    body: Any, options: dict[str, Any]
+) -> None:
+    with pytest.raises(ParseError):
+        parse(body, options)
+
+
+def test_submit_uses_the_default_outcome() -> None:
+    sub = Submission("acme", Channel.SMS, "r", ("id-1",), None, None, {"ok": True}, 201)
+    [event] = ADAPTER.parse_submit(sub, {}).events
+    assert (event.status, event.provider_message_id) == (Status.ACCEPTED, "id-1")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2017-01-03T14:31:28 08:00", datetime(2017, 1, 3, 6, 31, 28, tzinfo=UTC)),
+        ("2017-01-03 14:31:28", datetime(2017, 1, 3, 14, 31, 28, tzinfo=UTC)),
+        (1483425088, datetime(2017, 1, 3, 6, 31, 28, tzinfo=UTC)),
+    ],
+)
+def test_when_reads_provider_times(value: Any, expected: datetime) -> None:
+    assert generic.when(value) == expected
+
+
+@pytest.mark.parametrize("value", ["²²²²²²²²²", "9" * 30, "1" * 5000])
+def test_when_turns_odd_digits_into_parse_error(value: str) -> None:
+    with pytest.raises(ParseError):
+        generic.when(value)
+
+
+@pytest.mark.parametrize("raw", [b"1" * 5000, b"[" * 100_000, b'{"a": NaN}'])
+def test_load_json_turns_every_failure_into_parse_error(raw: bytes) -> None:
+    with pytest.raises(ParseError):
+        generic.load_json(raw)
+
+
+# --- fuzz ---
+
+
+def _callback_only_raises_parse_error(req: RawRequest, options: dict[str, Any]) -> None:
+    try:
+        events = ADAPTER.parse_callback(req, options)
+    except ParseError:
+        return
+    for event in events:
+        assert event.provider_message_id or event.client_ref
+        assert event.cost is None or (isinstance(event.cost, Decimal) and event.currency)
+        assert event.provider_time is None or event.provider_time.tzinfo is not None
+
+
+@given(st.binary())
+def test_fuzz_bytes(body: bytes) -> None:
+    _callback_only_raises_parse_error(request(body), OPTIONS)
+
+
+@given(JSON_VALUES, st.sampled_from([OPTIONS, FLAT, {**FLAT, "items_field": "r"}]))
+def test_fuzz_json(value: Any, options: dict[str, Any]) -> None:
+    for body in (value, {"data": value}, {"r": [value]}):
+        _callback_only_raises_parse_error(request(json.dumps(body).encode()), options)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "status", "ts", "price", "ref"]) | st.text(max_size=8),
+        st.text(max_size=16),
+    )
+)
+def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
+    encoded = urlencode(fields)
+    _callback_only_raises_parse_error(
+        request(encoded.encode(), content_type="application/x-www-form-urlencoded"), FLAT
+    )
+    _callback_only_raises_parse_error(request(query=encoded, method="GET"), FLAT)
+
+
+@given(JSON_VALUES, st.none() | st.integers(100, 599))
+def test_fuzz_submit_never_raises(response: Any, http: int | None) -> None:
+    sub = Submission("acme", Channel.SMS, "r", (), None, None, response, http)
+    assert ADAPTER.parse_submit(sub, {}).events
