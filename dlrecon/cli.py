@@ -327,7 +327,7 @@ def render_trace(views: list[dict[str, Any]], fmt: str) -> str:
         writer = csv.DictWriter(out, fieldnames=["message_id", *_EVENT_COLUMNS])
         writer.writeheader()
         writer.writerows(rows)
-        return out.getvalue()
+        return out.getvalue().rstrip("\n")
     blocks = []
     for v in views:
         error = v["error"] or {}

@@ -7,8 +7,10 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from receiver import processor
 from receiver.db import migrations
 from receiver.db.pool import UNAVAILABLE, describe
+from receiver.errors import DatabaseUnavailable
 from receiver.http import auth, keys
 from receiver.http.bodies import json_response
 
@@ -41,6 +43,13 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 @auth.requires(auth.PUBLIC)
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[keys.METRICS].registry
+    """Prometheus text format; the processor lag is measured at scrape time."""
+    app_metrics = request.app[keys.METRICS]
+    try:
+        async with asyncio.timeout(2):
+            app_metrics.processor_lag.set(await processor.lag(request.app[keys.POOL]))
+    except (DatabaseUnavailable, TimeoutError):
+        pass  # the last known value stays; /readyz says the database is gone
+    registry = app_metrics.registry
     body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

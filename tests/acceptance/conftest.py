@@ -28,7 +28,7 @@ def free_port() -> int:
 
 CONFIG = f"""
 [api]
-tokens = [{{ token = "{TOKENS['send']}", scopes = ["send", "read"] }}]
+tokens = [{{ token = "{TOKENS["send"]}", scopes = ["send", "read"] }}]
 [providers.open]
 adapter = "geniq"
 verify = "off"
@@ -57,7 +57,10 @@ class Service:
         self._handle = open(self.log, "a")  # noqa: SIM115 - closed by close_log()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dlrecon", "serve", "--port", str(self.port), *args],
-            env=self.env, stdout=self._handle, stderr=subprocess.STDOUT, text=True,
+            env=self.env,
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
     def close_log(self) -> None:
@@ -70,7 +73,9 @@ class Service:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"dlrecon exited {self.proc.returncode}:\n{self.log.read_text()}")
+                raise AssertionError(
+                    f"dlrecon exited {self.proc.returncode}:\n{self.log.read_text()}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
                     if r.status == 200:
@@ -98,7 +103,9 @@ def workdir() -> Iterator[Path]:
 
 
 def service_env(workdir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DLRECON_") and k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("DLRECON_") and k != "DATABASE_URL"
+    }
     env["DLRECON_CONFIG"] = str(workdir / "dlrecon.toml")
     env["DLRECON_DATABASE__DATA_DIR"] = str(workdir / "data")
     if database_url:

@@ -20,7 +20,9 @@ def postgres_running(data_dir: Path) -> bool:
     return EmbeddedPostgres(data_dir)._running()
 
 
-def test_embedded_start_sigterm_stops_postgres_and_kill9_recovers(workdir: Path, services: list[Service]) -> None:
+def test_embedded_start_sigterm_stops_postgres_and_kill9_recovers(
+    workdir: Path, services: list[Service]
+) -> None:
     service = Service(workdir, service_env(workdir, None), free_port())
     services.append(service)
     service.start()
@@ -43,12 +45,22 @@ def test_embedded_start_sigterm_stops_postgres_and_kill9_recovers(workdir: Path,
 
 def test_db_url_prints_the_url_in_use(workdir: Path) -> None:
     env = service_env(workdir, None)
-    result = subprocess.run([sys.executable, "-m", "dlrecon", "db", "url"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dlrecon", "db", "url"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("postgresql://postgres@/dlrecon?host=")
-    stop = subprocess.run([sys.executable, "-m", "dlrecon", "db", "stop"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    stop = subprocess.run(
+        [sys.executable, "-m", "dlrecon", "db", "stop"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stop.returncode == 0
     assert not postgres_running(workdir / "data")
 
@@ -56,16 +68,23 @@ def test_db_url_prints_the_url_in_use(workdir: Path) -> None:
 def test_unreachable_database_url_exits_fast_with_one_line(workdir: Path) -> None:
     env = service_env(workdir, "postgresql://nobody@127.0.0.1:1/x")
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "dlrecon", "serve"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dlrecon", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert time.monotonic() - started < 15
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert "database" in lines[0] and "127.0.0.1" in lines[0] or "Connect" in lines[0]
+    assert ("database" in lines[0] and "127.0.0.1" in lines[0]) or "Connect" in lines[0]
 
 
-def test_sigkill_while_posting_loses_nothing_acknowledged(workdir: Path, database_url: str, services: list[Service]) -> None:
+def test_sigkill_while_posting_loses_nothing_acknowledged(
+    workdir: Path, database_url: str, services: list[Service]
+) -> None:
     """Every callback that got a 2xx is in the inbox after the server is killed mid-load."""
     import asyncio
 
@@ -80,18 +99,23 @@ def test_sigkill_while_posting_loses_nothing_acknowledged(workdir: Path, databas
 
     async def load() -> None:
         async with aiohttp.ClientSession() as session:
+
             async def one(n: int) -> None:
                 mid = f"KILL{n:06d}"
                 try:
-                    async with session.get(f"{service.url}/v1/callbacks/open",
-                                           params={"messageId": mid, "status": "delivered"}) as r:
+                    async with session.get(
+                        f"{service.url}/v1/callbacks/open",
+                        params={"messageId": mid, "status": "delivered"},
+                    ) as r:
                         if 200 <= r.status < 300:
                             acknowledged.append(mid)
                 except aiohttp.ClientError:
                     pass
 
             n = 0
-            killer = asyncio.get_running_loop().call_later(1.5, os.kill, service.proc.pid, signal.SIGKILL)
+            killer = asyncio.get_running_loop().call_later(
+                1.5, os.kill, service.proc.pid, signal.SIGKILL
+            )
             try:
                 while service.proc.poll() is None and n < 200000:
                     await asyncio.gather(*(one(n + i) for i in range(32)))
@@ -116,26 +140,38 @@ def test_sigkill_while_posting_loses_nothing_acknowledged(workdir: Path, databas
     assert not missing, f"{len(missing)} acknowledged callbacks are not in the inbox"
 
 
-def test_register_and_read_over_http(workdir: Path, database_url: str, services: list[Service]) -> None:
+def test_register_and_read_over_http(
+    workdir: Path, database_url: str, services: list[Service]
+) -> None:
     service = Service(workdir, service_env(workdir, database_url), free_port())
     services.append(service)
     service.start()
     try:
         service.wait_ready()
-        body = json.dumps({"provider": "open", "client_ref": "acc-1", "provider_message_ids": ["ZZ1"]})
+        body = json.dumps(
+            {"provider": "open", "client_ref": "acc-1", "provider_message_ids": ["ZZ1"]}
+        )
         request = urllib.request.Request(
-            f"{service.url}/v1/messages", data=body.encode(), method="POST",
-            headers={"Authorization": f"Bearer {TOKENS['send']}", "Content-Type": "application/json"})
+            f"{service.url}/v1/messages",
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {TOKENS['send']}",
+                "Content-Type": "application/json",
+            },
+        )
         with urllib.request.urlopen(request, timeout=10) as r:
             assert json.load(r)["created"] == 1
-        with urllib.request.urlopen(f"{service.url}/v1/callbacks/open?messageId=ZZ1&status=delivered",
-                                    timeout=10) as r:
+        with urllib.request.urlopen(
+            f"{service.url}/v1/callbacks/open?messageId=ZZ1&status=delivered", timeout=10
+        ) as r:
             assert r.status == 200
         deadline = time.monotonic() + 10
         while True:
             request = urllib.request.Request(
                 f"{service.url}/v1/messages?client_ref=acc-1",
-                headers={"Authorization": f"Bearer {TOKENS['send']}"})
+                headers={"Authorization": f"Bearer {TOKENS['send']}"},
+            )
             with urllib.request.urlopen(request, timeout=10) as r:
                 status = json.load(r)["messages"][0]["status"]
             if status == "delivered" or time.monotonic() > deadline:

@@ -132,7 +132,9 @@ def test_any_arrival_order_gives_the_same_outcome(
     prefix = uuid.uuid4().hex[:10].upper()
     distinct = reports(prefix, second_part_fails)
     copies = data.draw(st.lists(st.integers(1, 3), min_size=len(distinct), max_size=len(distinct)))
-    arrivals = data.draw(st.permutations([r for r, n in zip(distinct, copies, strict=True) for _ in range(n)]))
+    arrivals = data.draw(
+        st.permutations([r for r, n in zip(distinct, copies, strict=True) for _ in range(n)])
+    )
     register_at = data.draw(st.integers(0, len(arrivals)))
     drain_after = data.draw(st.lists(st.booleans(), min_size=len(arrivals), max_size=len(arrivals)))
 

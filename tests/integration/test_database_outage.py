@@ -34,19 +34,24 @@ def own_postgres() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture
 async def outage_client(own_postgres: EmbeddedPostgres) -> AsyncIterator[TestClient]:
-    settings = make_settings(inbox={"commit_timeout": 2, "batch_delay_ms": 1},
-                             database={"connect_timeout": 1})
+    settings = make_settings(
+        inbox={"commit_timeout": 2, "batch_delay_ms": 1}, database={"connect_timeout": 1}
+    )
     app = create_app(settings, own_postgres.url)
     async with TestClient(TestServer(app)) as client:
         yield client
 
 
 async def post(client: TestClient, n: int) -> int:
-    response = await client.get("/v1/callbacks/open", params={"messageId": f"OUT{n}", "status": "delivered"})
+    response = await client.get(
+        "/v1/callbacks/open", params={"messageId": f"OUT{n}", "status": "delivered"}
+    )
     return response.status
 
 
-async def test_outage_gives_503_and_recovers(own_postgres: EmbeddedPostgres, outage_client: TestClient) -> None:
+async def test_outage_gives_503_and_recovers(
+    own_postgres: EmbeddedPostgres, outage_client: TestClient
+) -> None:
     assert await post(outage_client, 0) == 200
 
     await asyncio.to_thread(own_postgres.stop)

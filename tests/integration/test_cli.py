@@ -1,0 +1,110 @@
+"""The CLI against a real database: import, trace, replay, process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dlrecon.cli import cli
+
+CONFIG = """
+[api]
+tokens = [{ token = "cli-test-token", scopes = ["admin"] }]
+[providers.geniq]
+verify = "off"
+"""
+
+
+@pytest.fixture
+def run(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    config = tmp_path / "dlrecon.toml"
+    config.write_text(CONFIG)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def test_import_csv_keeps_good_rows_and_reports_bad_lines(tmp_path: Path, run) -> None:
+    csv_file = tmp_path / "messages.csv"
+    csv_file.write_text(
+        "provider,channel,client_ref,provider_message_ids,destination,submitted_at,segments,value,cost,currency,text\n"
+        "geniq,sms,r1,AA1|AA2,+6591234567,2026-11-01T10:00:00Z,2,0.05,0.02,SGD,hello\n"
+        "geniq,sms,r2,BB1,+6591234568,2026-11-01T10:00:01Z,1,0.05,,SGD,hi\n"
+        "nope,sms,r3,CC1,+6591234569,,,,,,\n"
+        "geniq,fax,r4,DD1,,,,,,,\n"
+        "geniq,sms,r5,EE1,,,,abc,,SGD,\n"
+        "geniq,sms,r1,AA1|AA2,+6591234567,2026-11-01T10:00:00Z,2,0.05,0.02,SGD,hello\n"
+    )
+    code, out, err = run("import", "messages", str(csv_file))
+    assert code == 1
+    assert "6 rows: 2 created, 1 already registered, 3 rejected" in out
+    assert f"{csv_file}:4: provider: unknown provider key 'nope'" in err
+    assert f"{csv_file}:5: channel" in err
+    assert f"{csv_file}:6: value" in err
+
+    code, out, _ = run("trace", "--client-ref", "r1", "--format", "json")
+    assert code == 0
+    [view] = json.loads(out)
+    assert view["provider_message_ids"] == ["AA1", "AA2"]
+    assert view["segments"] == 2 and view["value"] == "0.05" and view["cost"] == "0.02"
+
+
+def test_import_jsonl_with_a_broken_line(tmp_path: Path, run) -> None:
+    jsonl = tmp_path / "messages.jsonl"
+    jsonl.write_text(
+        '{"provider": "geniq", "client_ref": "j1", "provider_message_ids": ["J1"]}\n'
+        "{oops\n"
+        '{"provider": "geniq", "client_ref": "j2"}\n'
+    )
+    code, out, err = run("import", "messages", str(jsonl))
+    assert code == 1
+    assert "3 rows: 2 created, 0 already registered, 1 rejected" in out
+    assert f"{jsonl}:2: invalid JSON" in err
+
+
+def test_trace_table_replay_and_process(tmp_path: Path, run, database_url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"provider": "geniq", "client_ref": "t1", "provider_message_ids": ["T1"]}\n')
+    assert run("import", "messages", str(jsonl))[0] == 0
+
+    async def store_callback() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO inbox (provider_key, method, path, query, headers, body, verification, received_at)"
+                " VALUES ('geniq', 'GET', '/v1/callbacks/geniq', 'messageId=T1&status=delivered&reasonCode=0',"
+                " '{}', '', 'unverified', $1)",
+                datetime.now(UTC),
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(store_callback())
+    code, out, _ = run("process", "--once")
+    assert code == 0 and "processed 1 inbox rows" in out
+    code, out, _ = run("trace", "--client-ref", "t1")
+    assert code == 0
+    assert "status: delivered (final)" in out
+    assert "callback" in out and "submit" in out
+
+    code, out, _ = run("replay")
+    assert code == 0 and "released 1 inbox rows; processed 1" in out
+    code, out, _ = run("trace", "--client-ref", "t1", "--format", "csv")
+    assert out.count("\n") == 3  # header + submit + one callback: the replay added no duplicate
+
+    code, _, err = run("trace", "--client-ref", "nope")
+    assert code == 1 and "no such message" in err

@@ -1,0 +1,111 @@
+"""Callback verification through the HTTP path: signatures with rotation, Basic, IP allowlists."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from receiver.settings import Settings
+from tests.support import SECRETS, make_settings
+
+BODY = json.dumps(
+    {
+        "event": "message.delivered",
+        "mobile_number": "+233241234567",
+        "provider_message_id": "abc123",
+        "status": "delivered",
+        "timestamp": "2026-06-30T10:24:01+00:00",
+    }
+).encode()
+
+
+def hellio_headers(secret: str, body: bytes = BODY, timestamp: int | None = None) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hellio-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+    }
+    if timestamp is not None:
+        signed = f"{timestamp}.".encode() + body
+        headers["X-Hellio-Timestamp"] = str(timestamp)
+        headers["X-Hellio-Signature-V2"] = hmac.new(
+            secret.encode(), signed, hashlib.sha256
+        ).hexdigest()
+    return headers
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings(
+        {
+            "velip_voice": {
+                "adapter": "velip",
+                "basic_auth": {"user": "velip", "password": SECRETS["velip_password"]},
+            },
+            "fenced": {"adapter": "geniq", "allow_ips": ["203.0.113.0/24"]},
+            "local": {"adapter": "geniq", "allow_ips": ["127.0.0.0/8", "::1/128"]},
+        }
+    )
+
+
+async def stored(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM inbox"))
+
+
+async def test_hellio_signature_and_rotation(client: TestClient, conn: asyncpg.Connection) -> None:
+    for secret in ("old-" + SECRETS["hellio"], SECRETS["hellio"]):  # either secret verifies
+        response = await client.post(
+            "/v1/callbacks/hellio", data=BODY, headers=hellio_headers(secret)
+        )
+        assert response.status == 200
+    wrong = await client.post("/v1/callbacks/hellio", data=BODY, headers=hellio_headers("nope"))
+    assert wrong.status == 401
+    tampered = BODY.replace(b"delivered", b"failed!!!")
+    forged = await client.post(
+        "/v1/callbacks/hellio", data=tampered, headers=hellio_headers(SECRETS["hellio"])
+    )
+    assert forged.status == 401
+    assert await stored(conn) == 2
+
+
+async def test_hellio_v2_timestamp_tolerance(client: TestClient, conn: asyncpg.Connection) -> None:
+    fresh = hellio_headers(SECRETS["hellio"], timestamp=int(time.time()))
+    assert (await client.post("/v1/callbacks/hellio", data=BODY, headers=fresh)).status == 200
+    replayed = hellio_headers(SECRETS["hellio"], timestamp=int(time.time()) - 600)
+    response = await client.post("/v1/callbacks/hellio", data=BODY, headers=replayed)
+    assert response.status == 401
+    assert "signature" in (await response.json())["error"]["message"]
+    assert await stored(conn) == 1
+
+
+async def test_basic_auth(client: TestClient, conn: asyncpg.Connection) -> None:
+    def basic(user: str, password: str) -> dict[str, str]:
+        return {
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        }
+
+    body = {"calls": [{"cd_id": "1_2", "cd_status": "OK", "ctid": "c1"}]}
+    ok = await client.post(
+        "/v1/callbacks/velip_voice", json=body, headers=basic("velip", SECRETS["velip_password"])
+    )
+    assert ok.status == 200
+    bad = await client.post("/v1/callbacks/velip_voice", json=body, headers=basic("velip", "guess"))
+    assert bad.status == 401
+    none = await client.post("/v1/callbacks/velip_voice", json=body)
+    assert none.status == 401
+    row = await conn.fetchrow("SELECT headers FROM inbox")
+    assert row["headers"]["authorization"] == "[redacted]"
+    assert await stored(conn) == 1
+
+
+async def test_ip_allowlist(client: TestClient, conn: asyncpg.Connection) -> None:
+    params = {"messageId": "IP1", "status": "delivered"}
+    assert (await client.get("/v1/callbacks/fenced", params=params)).status == 401
+    assert (await client.get("/v1/callbacks/local", params=params)).status == 200
+    assert await stored(conn) == 1
