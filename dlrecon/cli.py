@@ -232,18 +232,16 @@ def import_messages(ctx: Context, file: Path, fmt: str | None, columns: tuple[st
 async def _import(
     s: Settings, url: str, file: Path, fmt: str | None, mapping: dict[str, str]
 ) -> importer.ImportReport:
+    with open(file, "rb") as counting:
+        total_lines = sum(1 for _ in counting)
     conn = await db_pool.connect(url, timeout=s.database.connect_timeout)
     try:
-        with open(file, newline="", encoding="utf-8") as handle:
+        with (
+            open(file, newline="", encoding="utf-8") as handle,
+            click.progressbar(length=total_lines, label="importing", file=sys.stderr) as bar,
+        ):
             records = importer.rows(file, handle, fmt, mapping)
-            with click.progressbar(
-                length=file.stat().st_size, label="importing", file=sys.stderr
-            ) as bar:
-
-                def progress(_: int) -> None:
-                    bar.update(handle.tell() - bar.pos if not handle.closed else 0)
-
-                return await importer.import_messages(conn, s, records, progress=progress)
+            return await importer.import_messages(conn, s, records, progress=bar.update)
     finally:
         await conn.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,7 @@ class ItemResult:
     warning: str | None = None
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_destination(raw: str | None) -> str | None:
     """E.164 when the number parses (`+` prefix), else the digits as given."""
     if raw is None:
@@ -112,6 +114,7 @@ class _Prepared:
     adapter: Adapter
     outcome: SubmitOutcome
     ids: tuple[str, ...]
+    destination: str | None
     warning: str | None
 
 
@@ -125,12 +128,13 @@ def _prepare(index: int, raw: Any, settings: Settings) -> _Prepared | ItemResult
     adapter = adapters.get(settings.adapter_name(message.provider))
     options = settings.providers[message.provider].options()
     given = tuple(adapter.canonical_id(i, options) for i in message.provider_message_ids)
+    destination = normalise_destination(message.destination)
     submission = Submission(
         provider_key=message.provider,
         channel=message.channel,
         client_ref=message.client_ref,
         provider_message_ids=given,
-        destination=normalise_destination(message.destination),
+        destination=destination,
         submitted_at=message.submitted_at,
         submit_response=message.submit_response,
         submit_http_status=message.submit_http_status,
@@ -142,7 +146,7 @@ def _prepare(index: int, raw: Any, settings: Settings) -> _Prepared | ItemResult
     except ParseError as exc:
         outcome, warning = SubmitOutcome(), f"submit_response not understood: {exc}"
     ids = tuple(dict.fromkeys(given + outcome.provider_message_ids))
-    return _Prepared(index, message, adapter, outcome, ids, warning)
+    return _Prepared(index, message, adapter, outcome, ids, destination, warning)
 
 
 async def register(
@@ -185,7 +189,7 @@ def _new_message(p: _Prepared) -> message_store.NewMessage:
         provider_key=m.provider,
         channel=m.channel.value,
         client_ref=m.client_ref,
-        destination=normalise_destination(m.destination),
+        destination=p.destination,
         submitted_at=m.submitted_at,
         body_text=m.text,
         segments=m.segments or p.outcome.segments,

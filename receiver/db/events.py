@@ -27,8 +27,11 @@ class EventRow:
     part_no: int | None = None
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    if not value:
+        return {}
+    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return result
 
 
 async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:

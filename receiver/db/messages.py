@@ -83,6 +83,7 @@ async def register(conn: Connection, items: Sequence[NewMessage]) -> list[Regist
         ],
     )
     for name in (
+        "analyze_message_staging",
         "resolve_staged_by_client_ref",
         "resolve_staged_by_provider_id",
         "allocate_staged_ids",

@@ -55,11 +55,14 @@ ON CONFLICT DO NOTHING;
 -- Orphans that a batch of newly registered messages can claim (by provider id or client ref).
 SELECT e.id
 FROM events e
-JOIN messages m ON m.id = ANY($1::bigint[]) AND m.provider_key = e.provider_key
-WHERE e.message_id IS NULL
-  AND (e.client_ref = m.client_ref
-       OR e.provider_message_id IN (SELECT p.provider_message_id FROM message_parts p
-                                    WHERE p.message_id = m.id));
+JOIN messages m ON m.provider_key = e.provider_key AND m.client_ref = e.client_ref
+WHERE m.id = ANY($1::bigint[]) AND e.message_id IS NULL
+UNION
+SELECT e.id
+FROM events e
+JOIN message_parts p
+  ON p.provider_key = e.provider_key AND p.provider_message_id = e.provider_message_id
+WHERE p.message_id = ANY($1::bigint[]) AND e.message_id IS NULL;
 
 -- name: lock_messages
 SELECT id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
@@ -73,16 +76,23 @@ WITH targets AS (
     SELECT DISTINCT unnest($1::bigint[]) AS message_id
 ),
 parts AS (
-    SELECT p.message_id, p.part_no FROM message_parts p JOIN targets t USING (message_id)
+    SELECT p.message_id, p.part_no FROM message_parts p WHERE p.message_id = ANY($1::bigint[])
     UNION
     SELECT t.message_id, 0 FROM targets t
     WHERE NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = t.message_id)
+),
+target_events AS MATERIALIZED (
+    SELECT e.id, e.message_id, e.part_no, e.status, e.error_code, e.error_class,
+           e.provider_time, e.received_at, e.cost, e.currency
+    FROM events e
+    WHERE e.message_id = ANY($1::bigint[])
 ),
 candidates AS (
     SELECT pa.message_id, pa.part_no, e.id, e.status, e.error_code, e.error_class,
            e.provider_time, e.received_at
     FROM parts pa
-    JOIN events e ON e.message_id = pa.message_id AND (e.part_no = pa.part_no OR e.part_no IS NULL)
+    JOIN target_events e
+      ON e.message_id = pa.message_id AND (e.part_no = pa.part_no OR e.part_no IS NULL)
 ),
 part_status AS (
     SELECT DISTINCT ON (pa.message_id, pa.part_no)
@@ -104,7 +114,7 @@ conflicts AS (
 costs AS (
     SELECT message_id, sum(cost) AS cost, min(currency) AS currency
     FROM (SELECT DISTINCT ON (e.message_id, e.part_no) e.message_id, e.cost, e.currency
-          FROM events e JOIN targets t USING (message_id)
+          FROM target_events e
           WHERE e.cost IS NOT NULL
           ORDER BY e.message_id, e.part_no, e.received_at DESC, e.id DESC) latest
     GROUP BY message_id

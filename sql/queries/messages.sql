@@ -32,11 +32,18 @@ WHERE s.message_id IS NULL
 
 -- name: resolve_staged_by_provider_id
 UPDATE message_staging s
-SET message_id = p.message_id
-FROM message_parts p
-WHERE s.message_id IS NULL
-  AND p.provider_key = s.provider_key
-  AND p.provider_message_id = ANY(s.provider_message_ids);
+SET message_id = found.message_id
+FROM (SELECT DISTINCT ON (st.item_no) st.item_no, p.message_id
+      FROM message_staging st
+      CROSS JOIN LATERAL unnest(st.provider_message_ids) AS u(pid)
+      JOIN message_parts p ON p.provider_key = st.provider_key AND p.provider_message_id = u.pid
+      WHERE st.message_id IS NULL
+      ORDER BY st.item_no) found
+WHERE s.item_no = found.item_no;
+
+-- name: analyze_message_staging
+-- A fresh temp table has no statistics; without them the planner guesses badly.
+ANALYZE message_staging;
 
 -- name: allocate_staged_ids
 -- New messages get ids up front (the first item of in-batch duplicates only).
