@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,18 +17,15 @@ from receiver import adapters
 from receiver.adapters.base import ParseError
 from receiver.adapters.jasmin import ADAPTER
 from receiver.model import Channel, ErrorClass, Event, RawRequest, Status
+from tests import support
 
-CORPUS = Path(
-    os.environ.get("DLRECON_CORPUS", Path(__file__).resolve().parents[3] / "shared/corpus")
-)
+CORPUS = support.CORPUS
 FORM = "application/x-www-form-urlencoded"
 JASMIN_ID = "16fd2706-8baf-433b-82eb-8c7fada847da"
 
 
 def corpus() -> dict[str, Any]:
     path = CORPUS / "jasmin.json"
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set DLRECON_CORPUS)")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 

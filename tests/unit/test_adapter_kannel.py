@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -19,10 +17,9 @@ from receiver.adapters import codes
 from receiver.adapters.base import Ack, ParseError
 from receiver.adapters.kannel import ADAPTER
 from receiver.model import Channel, ErrorClass, Event, RawRequest, Status
+from tests import support
 
-CORPUS = Path(
-    os.environ.get("DLRECON_CORPUS", Path(__file__).resolve().parents[3] / "shared/corpus")
-)
+CORPUS = support.CORPUS
 RECEIPT = (
     "id:0000A1B2 sub:001 dlvrd:001 submit date:2401021530 done date:2401021531"
     " stat:DELIVRD err:000 text:Hello"
@@ -31,8 +28,6 @@ RECEIPT = (
 
 def corpus() -> dict[str, Any]:
     path = CORPUS / "kannel.json"
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set DLRECON_CORPUS)")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 

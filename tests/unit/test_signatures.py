@@ -6,10 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,17 +19,14 @@ from hypothesis import strategies as st
 from receiver import signatures
 from receiver.model import RawRequest
 from receiver.signatures import SCHEMES, SignatureContext, SignatureResult, verify
+from tests import support
 
-CORPUS = Path(
-    os.environ.get("DLRECON_CORPUS", Path(__file__).resolve().parents[3] / "shared/corpus")
-)
+CORPUS = support.CORPUS
 FORM = "application/x-www-form-urlencoded"
 
 
 def corpus(name: str) -> dict[str, Any]:
     path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set DLRECON_CORPUS)")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +16,13 @@ from receiver.adapters import _smpp_receipt as smpp
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.model import ErrorClass, Status
+from tests import support
 
-CORPUS = Path(
-    os.environ.get("DLRECON_CORPUS", Path(__file__).resolve().parents[3] / "shared/corpus")
-)
+CORPUS = support.CORPUS
 
 
 def corpus(name: str) -> dict[str, Any]:
     path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set DLRECON_CORPUS)")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
