@@ -180,3 +180,29 @@ def test_register_and_read_over_http(
         assert status == "delivered"
     finally:
         assert service.stop() == 0
+
+
+def test_workers_share_the_port_and_stop_together(
+    workdir: Path, database_url: str, services: list[Service]
+) -> None:
+    import psutil
+
+    service = Service(workdir, service_env(workdir, database_url), free_port())
+    services.append(service)
+    service.start("--workers", "2")
+    service.wait_ready()
+    assert service.proc is not None
+    children = [
+        c
+        for c in psutil.Process(service.proc.pid).children()
+        if "spawn_main" in " ".join(c.cmdline())
+    ]
+    assert len(children) == 2
+    for n in range(20):
+        with urllib.request.urlopen(
+            f"{service.url}/v1/callbacks/open?messageId=W{n}&status=sent", timeout=10
+        ) as r:
+            assert r.status == 200
+    assert service.stop() == 0
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
