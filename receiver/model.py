@@ -140,8 +140,7 @@ class Event:
 class RawRequest:
     """A callback exactly as received (what the inbox stores), given to adapters.
 
-    `query` and `form` keep repeated keys and order. `form` is filled only for
-    `application/x-www-form-urlencoded` bodies that decoded cleanly.
+    `query` keeps repeated keys and their order; `raw_query` is the query string as sent.
     """
 
     method: str

@@ -28,7 +28,7 @@ def check(
     """Every configured check must pass. Comparisons are constant-time."""
     if not provider.has_verification:
         return Verdict(False, "no verification configured")
-    if provider.allow_ips and not _ip_allowed(request.remote, provider):
+    if provider.allow_ips and not ip_allowed(request.remote, provider):
         return Verdict(False, "source address not in allow_ips")
     if provider.basic_auth and not _basic_ok(request, provider):
         return Verdict(False, "HTTP basic credentials missing or wrong")
@@ -51,7 +51,7 @@ def check(
     return Verdict(True, "ok")
 
 
-def _ip_allowed(remote: str | None, provider: ProviderSettings) -> bool:
+def ip_allowed(remote: str | None, provider: ProviderSettings) -> bool:
     if not remote:
         return False
     try:

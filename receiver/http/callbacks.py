@@ -64,6 +64,10 @@ async def callback(request: web.Request) -> web.Response:
     )
     handshake = adapter.handshake(raw, options)
     if handshake is not None:
+        # a subscription check carries no signature; its own token is the check, but an
+        # IP allowlist still applies
+        if provider.allow_ips and not verification.ip_allowed(raw.remote, provider):
+            raise AuthenticationFailed("source address not in allow_ips")
         metrics.callbacks.labels(key, "handshake").inc()
         return web.Response(
             status=handshake.status, body=handshake.body, content_type=handshake.content_type
