@@ -253,3 +253,38 @@ async def test_standard_webhooks_fresh_dlr_is_processed(
         return await conn.fetchval("SELECT status FROM events WHERE provider_message_id = 'SW-1'")
 
     assert await eventually(event) == "delivered"
+
+
+async def test_provider_reported_cost_reaches_the_message(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """Vonage reports a price per part: it is stored on the event and summed on the message."""
+    from tests.support import auth
+
+    register = {
+        "provider": "vonage",
+        "client_ref": "cost-1",
+        "provider_message_ids": ["0B00000127FDBC63", "0B00000127FDBC64"],
+        "value": "0.10",
+        "cost": "0.06",
+        "currency": "EUR",
+    }
+    assert (await client.post("/v1/messages", json=register, headers=auth("send"))).status == 200
+    body = json.loads(examples("vonage")[0]["body_verbatim"])
+    for part_id in ("0B00000127FDBC63", "0B00000127FDBC64"):
+        response = await client.post("/v1/callbacks/vonage", json={**body, "messageId": part_id})
+        assert response.status == 200
+
+    async def costed() -> asyncpg.Record | None:
+        row = await conn.fetchrow(
+            "SELECT status, provider_cost, provider_currency FROM messages WHERE client_ref = 'cost-1'"
+        )
+        return row if row["status"] == "delivered" else None
+
+    row = await eventually(costed)
+    assert row is not None
+    assert (str(row["provider_cost"]), row["provider_currency"]) == ("0.06660000", "EUR")
+    view = await (
+        await client.get("/v1/messages", params={"client_ref": "cost-1"}, headers=auth("read"))
+    ).json()
+    assert view["messages"][0]["provider_cost"] == "0.06660000"
