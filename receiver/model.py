@@ -120,6 +120,9 @@ class Event:
     recipient: str | None = None
     # provider specifics worth keeping (network code, pricing category, call duration...)
     details: dict[str, Any] = field(default_factory=dict)
+    # other canonical ids of the same message part (Gupshup's WhatsApp id beside its own):
+    # once this event is matched, later events carrying only an alias match too
+    aliases: tuple[str, ...] = ()
 
     def with_code(self, info: CodeInfo | None) -> Event:
         """Return a copy with status and error fields taken from a code table row."""

@@ -63,6 +63,7 @@ async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
         [_json_safe(x.details) for x in e],
         [r.message_id for r in rows],
         [r.part_no for r in rows],
+        ["\x1f".join(x.aliases) for x in e],
     )
     return [r["id"] for r in records]
 
@@ -76,7 +77,12 @@ async def match(conn: Connection, event_ids: Sequence[int] | None) -> set[int]:
     }
     if by_ref:
         await conn.execute(queries.get("learn_part_ids"), list(by_ref))
-    return touched | by_ref
+    touched |= by_ref
+    if touched and await conn.fetch(queries.get("learn_alias_ids"), list(touched)):
+        # orphans carrying only a newly learned id can match now (rare, so all orphans)
+        rematched = await conn.fetch(queries.get("match_events_by_id"), None)
+        touched |= {r["message_id"] for r in rematched}
+    return touched
 
 
 async def orphans_for(conn: Connection, message_ids: Iterable[int]) -> list[int]:

@@ -3,16 +3,22 @@
 INSERT INTO events (provider_key, source, inbox_id, dedupe_key, provider_message_id,
                     raw_message_id, client_ref, raw_status, status, error_code, error_class,
                     retryable, description, provider_time, received_at, cost, currency,
-                    channel, recipient, details, message_id, part_no, matched_at)
-SELECT u.*, CASE WHEN u.message_id IS NULL THEN NULL ELSE now() END
+                    channel, recipient, details, message_id, part_no, aliases, matched_at)
+SELECT u.provider_key, u.source, u.inbox_id, u.dedupe_key, u.provider_message_id,
+       u.raw_message_id, u.client_ref, u.raw_status, u.status, u.error_code, u.error_class,
+       u.retryable, u.description, u.provider_time, u.received_at, u.cost, u.currency,
+       u.channel, u.recipient, u.details, u.message_id, u.part_no,
+       -- aliases travel as one '\x1f'-separated string: unnest cannot take ragged arrays
+       CASE WHEN u.aliases = '' THEN '{}'::text[] ELSE string_to_array(u.aliases, E'\x1f') END,
+       CASE WHEN u.message_id IS NULL THEN NULL ELSE now() END
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::text[],
             $14::timestamptz[], $15::timestamptz[], $16::numeric[], $17::text[], $18::text[],
-            $19::text[], $20::jsonb[], $21::bigint[], $22::int[])
+            $19::text[], $20::jsonb[], $21::bigint[], $22::int[], $23::text[])
      AS u(provider_key, source, inbox_id, dedupe_key, provider_message_id, raw_message_id,
           client_ref, raw_status, status, error_code, error_class, retryable, description,
           provider_time, received_at, cost, currency, channel, recipient, details, message_id,
-          part_no)
+          part_no, aliases)
 ON CONFLICT (provider_key, dedupe_key) DO NOTHING
 RETURNING id;
 
@@ -50,6 +56,19 @@ WHERE e.message_id = ANY($1::bigint[])
   AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = e.message_id)
 ORDER BY e.provider_key, e.provider_message_id, e.id
 ON CONFLICT DO NOTHING;
+
+-- name: learn_alias_ids
+-- Matched events teach their message part the other ids they carry.
+INSERT INTO message_parts (provider_key, provider_message_id, message_id, part_no)
+SELECT DISTINCT ON (e.provider_key, a.alias)
+       e.provider_key, a.alias, e.message_id, coalesce(e.part_no, 0)
+FROM events e
+CROSS JOIN LATERAL unnest(e.aliases) AS a(alias)
+WHERE e.message_id = ANY($1::bigint[])
+  AND cardinality(e.aliases) > 0
+ORDER BY e.provider_key, a.alias, e.id
+ON CONFLICT DO NOTHING
+RETURNING provider_message_id;
 
 -- name: orphan_events_for_messages
 -- Orphans that a batch of newly registered messages can claim (by provider id or client ref).

@@ -1,0 +1,42 @@
+"""A message part known by two ids (Gupshup: its own id and the WhatsApp id): once an event
+carrying both is matched, events carrying only the other id match the same part, in any order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from receiver import registry
+from receiver.db import events as event_store
+from receiver.db.events import EventRow
+from receiver.model import Event, Source, Status
+from receiver.settings import Settings
+
+
+def row(event: Event) -> EventRow:
+    return EventRow("open", Source.CALLBACK, event, received_at=datetime.now(UTC))
+
+
+ENQUEUED = Event("enqueued", Status.ACCEPTED, provider_message_id="G1", aliases=("W1",))
+LATE = Event("delivered", Status.DELIVERED, provider_message_id="W1")
+
+
+@pytest.mark.parametrize("late_first", [False, True])
+async def test_alias_learned_from_a_matched_event(
+    conn: asyncpg.Connection, settings: Settings, late_first: bool
+) -> None:
+    await registry.register(
+        conn, settings, [{"provider": "open", "client_ref": "a1", "provider_message_ids": ["G1"]}]
+    )
+    order = [LATE, ENQUEUED] if late_first else [ENQUEUED, LATE]
+    for event in order:
+        async with conn.transaction():
+            ids = await event_store.insert(conn, [row(event)])
+            touched = await event_store.match(conn, ids)
+            await event_store.refresh_status(conn, touched)
+    parts = await conn.fetch("SELECT provider_message_id, part_no FROM message_parts ORDER BY 1")
+    assert [(r["provider_message_id"], r["part_no"]) for r in parts] == [("G1", 0), ("W1", 0)]
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE message_id IS NULL") == 0
+    assert await conn.fetchval("SELECT status FROM messages") == "delivered"
