@@ -169,12 +169,19 @@ async def register(
             rows = []
             for p in prepared:
                 reg = by_index[p.index]
+                if reg.message_id is None:
+                    results[p.index] = ItemResult(
+                        p.index,
+                        error=f"provider_message_ids: already registered to message "
+                        f"{reg.conflict_with} with another client_ref",
+                    )
+                    continue
                 results[p.index] = ItemResult(
                     p.index, reg.message_id, not reg.existed, warning=p.warning
                 )
                 rows.extend(_submit_events(p, reg.message_id, now))
             await event_store.insert(conn, rows)
-            message_ids = {r.message_id for r in registered}
+            message_ids = {r.message_id for r in registered if r.message_id is not None}
             orphans = await event_store.orphans_for(conn, message_ids)
             if orphans:
                 message_ids |= await event_store.match(conn, orphans)

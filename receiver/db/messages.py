@@ -51,8 +51,9 @@ class NewMessage:
 @dataclass(frozen=True, slots=True)
 class Registered:
     item_no: int
-    message_id: int
+    message_id: int | None  # None when the item conflicts with another message
     existed: bool
+    conflict_with: int | None = None
 
 
 async def register(conn: Connection, items: Sequence[NewMessage]) -> list[Registered]:
@@ -94,7 +95,9 @@ async def register(conn: Connection, items: Sequence[NewMessage]) -> list[Regist
     ):
         await conn.execute(queries.get(name))
     records = await conn.fetch(queries.get("staged_results"))
-    return [Registered(r["item_no"], r["message_id"], r["existed"]) for r in records]
+    return [
+        Registered(r["item_no"], r["message_id"], r["existed"], r["conflict_with"]) for r in records
+    ]
 
 
 async def get(conn: Connection, message_id: int) -> dict[str, Any] | None:

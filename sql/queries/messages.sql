@@ -18,6 +18,7 @@ CREATE TEMP TABLE message_staging (
     provider_message_ids text[] NOT NULL,
     new_id bigint,
     message_id bigint,
+    conflict_with bigint,  -- a provider id already belongs to a message with another client ref
     existed boolean NOT NULL DEFAULT true
 ) ON COMMIT DROP;
 
@@ -31,12 +32,18 @@ WHERE s.message_id IS NULL
   AND m.client_ref = s.client_ref;
 
 -- name: resolve_staged_by_provider_id
+-- An item whose provider id is registered already is that message, unless both carry
+-- client refs that differ: then it is a conflict, reported and not registered.
 UPDATE message_staging s
-SET message_id = found.message_id
-FROM (SELECT DISTINCT ON (st.item_no) st.item_no, p.message_id
+SET message_id = CASE WHEN found.clash THEN NULL ELSE found.message_id END,
+    conflict_with = CASE WHEN found.clash THEN found.message_id END
+FROM (SELECT DISTINCT ON (st.item_no) st.item_no, p.message_id,
+             (st.client_ref IS NOT NULL AND m.client_ref IS NOT NULL
+              AND st.client_ref <> m.client_ref) AS clash
       FROM message_staging st
       CROSS JOIN LATERAL unnest(st.provider_message_ids) AS u(pid)
       JOIN message_parts p ON p.provider_key = st.provider_key AND p.provider_message_id = u.pid
+      JOIN messages m ON m.id = p.message_id
       WHERE st.message_id IS NULL
       ORDER BY st.item_no) found
 WHERE s.item_no = found.item_no;
@@ -51,7 +58,7 @@ UPDATE message_staging s
 SET new_id = nextval(pg_get_serial_sequence('messages', 'id'))
 FROM (SELECT DISTINCT ON (provider_key, coalesce(client_ref, '#' || item_no)) item_no
       FROM message_staging
-      WHERE message_id IS NULL
+      WHERE message_id IS NULL AND conflict_with IS NULL
       ORDER BY provider_key, coalesce(client_ref, '#' || item_no), item_no) first
 WHERE s.item_no = first.item_no;
 
@@ -84,7 +91,7 @@ WHERE s.message_id IS NOT NULL
 ON CONFLICT DO NOTHING;
 
 -- name: staged_results
-SELECT item_no, message_id, existed FROM message_staging ORDER BY item_no;
+SELECT item_no, message_id, existed, conflict_with FROM message_staging ORDER BY item_no;
 
 -- name: get_message
 SELECT m.*,

@@ -236,3 +236,15 @@ async def test_lookup_by_provider_id_and_by_id(client: TestClient) -> None:
     assert (
         await client.get("/v1/messages/99999999999999999999", headers=auth("read"))
     ).status == 404
+
+
+async def test_provider_id_of_another_client_ref_is_a_conflict(client: TestClient) -> None:
+    first = await (
+        await client.post("/v1/messages", json=geniq_message("order-1"), headers=auth("send"))
+    ).json()
+    second = await client.post("/v1/messages", json=geniq_message("order-2"), headers=auth("send"))
+    assert second.status == 400
+    [result] = (await second.json())["results"]
+    assert "already registered to message" in result["error"]
+    assert str(first["results"][0]["message_id"]) in result["error"]
+    assert await message_status(client, "order-2") is None
