@@ -78,8 +78,9 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            scrub_processor,
+            # tracebacks are rendered first so that they are scrubbed too
             structlog.processors.format_exc_info,
+            scrub_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -48,6 +49,10 @@ def _for_domain_error(exc: DlreconError, retry_after: int) -> web.Response:
     return response
 
 
+# a caller's request id is kept only when it is short and plain (it goes into every log line)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
@@ -55,7 +60,8 @@ def _snake(name: str) -> str:
 @web.middleware
 async def request_context(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
     """Bind a request id, log the request, count it, and map errors to JSON responses."""
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     settings = request.app[keys.SETTINGS]

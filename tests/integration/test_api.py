@@ -56,3 +56,9 @@ async def test_every_response_has_a_request_id(client: TestClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": "abc123"})
     assert response.headers["X-Request-Id"] == "abc123"
     assert (await client.get("/healthz")).headers["X-Request-Id"]
+
+
+async def test_unsafe_request_ids_are_replaced(client: TestClient) -> None:
+    response = await client.get("/healthz", headers={"X-Request-Id": "bad id with spaces; " * 10})
+    assert response.headers["X-Request-Id"] != "bad id"
+    assert len(response.headers["X-Request-Id"]) == 32

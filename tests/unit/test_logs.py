@@ -35,3 +35,14 @@ def test_secrets_and_numbers_never_reach_the_log(capsys: pytest.CaptureFixture[s
     for secret in ("tok-very-secret", "dmVsaXA6c2VjcmV0", "whsec_abc", "241234567"):
         assert secret not in line
     assert record["headers"]["x-ok"] == "1"
+
+
+def test_tracebacks_are_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("info", "json")
+    try:
+        raise ValueError("could not deliver to +233241234567")
+    except ValueError:
+        structlog.get_logger().exception("adapter_crashed")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "241234567" not in line
+    assert "+233*****4567" in line
