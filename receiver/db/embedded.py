@@ -93,6 +93,11 @@ class EmbeddedPostgres:
             self._ensure_database()
         return self.url
 
+    def owner(self) -> int | None:
+        """The pid of the live process that owns the server, if any other than this one."""
+        pid = self._owner_pid()
+        return pid if _pid_alive(pid) else None
+
     def stop(self) -> None:
         """Stop the server if this process owns it."""
         if not self.owned:
