@@ -206,3 +206,63 @@ def test_workers_share_the_port_and_stop_together(
     assert service.stop() == 0
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def test_sigterm_finishes_in_flight_requests(
+    workdir: Path, database_url: str, services: list[Service]
+) -> None:
+    """Requests already being handled when SIGTERM arrives are answered (and stored); only
+    new connections are refused once the listener closes."""
+    import asyncio
+
+    import aiohttp
+    import asyncpg
+
+    service = Service(workdir, service_env(workdir, database_url), free_port())
+    services.append(service)
+    service.start()
+    service.wait_ready()
+    outcomes: dict[str, object] = {}
+
+    async def load() -> None:
+        async with aiohttp.ClientSession() as session:
+
+            async def one(n: int) -> None:
+                mid = f"TERM{n:05d}"
+                try:
+                    async with session.get(
+                        f"{service.url}/v1/callbacks/open",
+                        params={"messageId": mid, "status": "sent"},
+                    ) as r:
+                        outcomes[mid] = r.status
+                except aiohttp.ClientConnectorError:
+                    outcomes[mid] = "refused"
+                except aiohttp.ClientError as exc:
+                    outcomes[mid] = type(exc).__name__
+
+            for batch in range(3):  # warm connections, so the next batch is truly in flight
+                await asyncio.gather(*(one(batch * 64 + i) for i in range(64)))
+            tasks = [asyncio.create_task(one(1000 + i)) for i in range(64)]
+            await asyncio.sleep(0.005)
+            service.proc.send_signal(signal.SIGTERM)
+            await asyncio.gather(*tasks)
+
+    asyncio.run(load())
+    assert service.proc.wait(30) == 0
+    service.close_log()
+    answered = {mid for mid, outcome in outcomes.items() if outcome == 200}
+    broken = {mid: o for mid, o in outcomes.items() if o not in (200, "refused")}
+    last_batch = [outcomes[f"TERM{1000 + i:05d}"] for i in range(64)]
+    print("last batch after SIGTERM:", {o: last_batch.count(o) for o in set(last_batch)})
+    assert answered, outcomes
+    assert not broken, f"requests cut off mid-flight: {list(broken.items())[:5]}"
+
+    async def stored() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT query FROM inbox")
+        finally:
+            await conn.close()
+        return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
+
+    assert answered <= asyncio.run(stored())
