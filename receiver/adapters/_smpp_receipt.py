@@ -17,7 +17,7 @@ from typing import Any
 from receiver.adapters import codes
 from receiver.adapters import fields as fieldlib
 from receiver.adapters.base import Options, ParseError
-from receiver.model import CodeInfo, RawRequest, Status
+from receiver.model import CodeInfo, Status
 
 # Keys may come in any order, in any case, padded or not. `text:` is different: it carries
 # the start of the message itself (user content), so it runs to the end of the receipt and
@@ -191,16 +191,7 @@ def _fold_case(value: str, options: Options) -> str:
     return value
 
 
-# ---- request helpers shared by the gateway adapters ----------------------------------------
-
-
-def request_fields(request: RawRequest) -> dict[str, Any]:
-    """Body (form or JSON) and query fields; every decoding failure becomes ParseError."""
-    try:
-        return fieldlib.params(request)
-    except (ValueError, RecursionError) as exc:
-        # fields.json_body lets ValueError (huge ints) and RecursionError (deep nesting) escape
-        raise ParseError(f"body cannot be decoded: {type(exc).__name__}") from None
+# ---- helpers shared by the gateway adapters ------------------------------------------------
 
 
 def param_names(options: Options, defaults: dict[str, str]) -> dict[str, str]:
@@ -218,6 +209,5 @@ def epoch_time(value: Any) -> datetime | None:
     """A unix timestamp field, None when absent or not a plausible time (kept raw elsewhere)."""
     try:
         return fieldlib.timestamp(value)
-    except (ParseError, ValueError, OverflowError, OSError):
-        # fields.timestamp lets OverflowError escape for absurd epoch values
+    except ParseError:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
 from importlib import resources
@@ -42,6 +43,23 @@ def unmapped(code: str, status: Status = Status.UNKNOWN) -> CodeInfo:
         retryable=False,
         description="unmapped code",
     )
+
+
+def combine(status: CodeInfo, error: CodeInfo | None) -> CodeInfo:
+    """A status row with the class, retryability and description of an error row, if any.
+
+    The error refines the status only when both are failures (an error turns `failed` into
+    `rejected` or `expired`, never `read` or `sent` into a failure).
+    """
+    if error is None:
+        return status
+    refined = error.status if status.status.failure and error.status.failure else status.status
+    return CodeInfo(error.code, refined, error.error_class, error.retryable, error.description)
+
+
+def refusal(error: CodeInfo) -> CodeInfo:
+    """An error row read as a refused submit: `rejected` unless the row names a failure."""
+    return error if error.status.failure else dataclasses.replace(error, status=Status.REJECTED)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Generic adapter: fields and statuses from configuration; also helpers the adapters share.
+"""Generic adapter: fields and statuses from configuration.
 
 A provider with no adapter of its own is onboarded with `adapter = "generic"` and options:
 `id_field`, `status_field` (defaults `id`, `status`), `client_ref_field`, `time_field`,
@@ -10,64 +10,13 @@ A provider with no adapter of its own is onboarded with `adapter = "generic"` an
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, NoReturn
+from collections.abc import Mapping
+from typing import Any
 
-from receiver.adapters import codes, fields
-from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    ErrorClass,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
-)
-
-# --- helpers shared by the adapters (they harden `fields` against inputs it lets escape) ---
-
-
-def _no_constants(name: str) -> NoReturn:
-    raise ParseError(f"JSON constant {name} is not allowed")
-
-
-def load_json(raw: bytes | str) -> Any:
-    """JSON with numbers kept exact (`Decimal`); any decoding failure is a ParseError."""
-    try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # ValueError also covers integers beyond Python's digit limit
-        raise ParseError(f"body is not valid JSON: {str(exc)[:200]}") from None
-
-
-def read_body(request: RawRequest) -> Any:
-    """The callback's data: a JSON value, else the form, else the query (query fills gaps)."""
-    body = request.body.strip()
-    data: Any = {}
-    if body:
-        json_like = "json" in request.content_type or body[:1] in (b"{", b"[")
-        data = load_json(body) if json_like else fields.form_body(request)
-    if isinstance(data, dict):
-        for key, value in request.query:
-            data.setdefault(key, value)
-    return data
-
-
-def response_object(response: Any) -> dict[str, Any] | None:
-    """A registered submit response as a JSON object (decoding a JSON string), else None."""
-    if isinstance(response, str | bytes):
-        try:
-            response = load_json(response)
-        except ParseError:
-            return None
-    return response if isinstance(response, dict) else None
+from receiver.adapters import codes
+from receiver.adapters.base import Adapter, Options, ParseError
+from receiver.adapters.fields import body_data, decimal, scalar, when
+from receiver.model import Channel, CodeInfo, ErrorClass, Event, RawRequest, Status
 
 
 def get_path(data: Any, path: str) -> Any:
@@ -83,85 +32,6 @@ def get_path(data: Any, path: str) -> Any:
         else:
             return None
     return current
-
-
-def scalar(value: Any) -> str | None:
-    """A string or number field as stripped text; ParseError for objects, lists and booleans."""
-    if isinstance(value, bool | dict | list):
-        raise ParseError(f"expected a string or number, got {type(value).__name__}")
-    return fields.text(value)
-
-
-# an unencoded "+" in a query string arrives as a space: "2017-01-03T14:31:28 08:00"
-_SPACED_OFFSET = re.compile(r"([T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:?\d{2})$")
-
-
-def when(value: Any) -> datetime | None:
-    """A provider timestamp as an aware datetime; ParseError when it is not one."""
-    raw = scalar(value)
-    if raw is None:
-        return None
-    raw = _SPACED_OFFSET.sub(r"\1+\2", raw)
-    try:
-        return fields.timestamp(raw)
-    except (ValueError, OverflowError, OSError):
-        raise ParseError(f"not a timestamp: {raw[:60]!r}") from None
-
-
-def money(value: Any) -> Decimal | None:
-    """An amount as a finite Decimal (comma decimals accepted); ParseError otherwise."""
-    amount = fields.decimal(value)
-    if amount is not None and not amount.is_finite():
-        raise ParseError(f"not an amount: {value!r}")
-    return amount
-
-
-def submit_outcome(
-    submission: Submission,
-    template: Event,
-    raw_ids: Sequence[str] = (),
-    canonical: Callable[[str], str] = str.strip,
-    *,
-    segments: int | None = None,
-    cost: Decimal | None = None,
-    currency: str | None = None,
-) -> SubmitOutcome:
-    """One event like `template` per id in the response, else per registered id, else one."""
-    ids = tuple(canonical(raw) for raw in raw_ids)
-    pairs: list[tuple[str | None, str | None]] = list(zip(ids, raw_ids, strict=True))
-    if not pairs:
-        pairs = [(pid, pid) for pid in submission.provider_message_ids] or [(None, None)]
-    events = tuple(
-        replace(
-            template,
-            provider_message_id=pid,
-            raw_message_id=raw,
-            client_ref=submission.client_ref,
-            channel=submission.channel,
-        )
-        for pid, raw in pairs
-    )
-    return SubmitOutcome(events, ids, segments=segments, cost=cost, currency=currency)
-
-
-def unrecognised(submission: Submission, reason: str) -> SubmitOutcome:
-    """The outcome of a submit response an adapter cannot read: kept, status unknown."""
-    if submission.submit_response is None and submission.submit_http_status is None:
-        return default_submit_outcome(submission)
-    http = submission.submit_http_status
-    raw = f"http {http}" if http is not None else "unrecognised"
-    info = codes.unmapped(raw)
-    event = Event(
-        raw_status=raw,
-        status=info.status,
-        error_class=info.error_class,
-        retryable=False,
-        description=f"unrecognised submit response: {reason}",
-    )
-    return submit_outcome(submission, event)
-
-
-# --- the configurable adapter ---
 
 
 def _status_info(raw: str, options: Options) -> CodeInfo:
@@ -213,7 +83,7 @@ class GenericAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per report in the body (a batch when `items_field` or a list is given)."""
-        body = read_body(request)
+        body = body_data(request)
         return [self.report(item, options) for item in _items(body, options)]
 
     def report(self, item: Any, options: Options) -> Event:
@@ -228,7 +98,7 @@ class GenericAdapter(Adapter):
         if raw_status is None:
             raise ParseError("report has no status")
         info = _status_info(raw_status, options)
-        amount = money(_field(item, options, "price_field"))
+        amount = decimal(_field(item, options, "price_field"))
         currency = scalar(_field(item, options, "currency_field")) or options.get("currency")
         details: dict[str, Any] = {}
         if amount is not None and not currency:

@@ -6,18 +6,10 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from receiver.adapters import codes, generic
+from receiver.adapters import _submit, codes
 from receiver.adapters.base import Adapter, Options, ParseError
-from receiver.adapters.generic import scalar, when
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
-)
+from receiver.adapters.fields import body_data, json_object, scalar, when
+from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
@@ -58,13 +50,10 @@ class GenIQAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """Read `{reference, responseCode, responseMessage, messageIds}`; odd bodies → unknown."""
-        try:
-            return self._submit(submission, options)
-        except ParseError as exc:
-            return generic.unrecognised(submission, str(exc))
+        return _submit.guarded(submission, lambda: self._submit(submission, options))
 
     def _submit(self, submission: Submission, options: Options) -> SubmitOutcome:
-        body = generic.response_object(submission.submit_response)
+        body = json_object(submission.submit_response)
         code = _code(body.get("responseCode")) if body else None
         if body is None or code is None:
             raise ParseError("no responseCode")
@@ -89,7 +78,7 @@ class GenIQAdapter(Adapter):
         ).with_code(info)
         # one messageId per SMS part: the count is the segment count GenIQ will bill
         segments = len(raw_ids) if raw_ids and submission.channel is Channel.SMS else None
-        return generic.submit_outcome(
+        return _submit.outcome(
             submission,
             event,
             raw_ids,
@@ -99,7 +88,7 @@ class GenIQAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One SMS or WhatsApp delivery report (one per SMS part)."""
-        report = generic.read_body(request)
+        report = body_data(request)
         if not isinstance(report, dict):
             raise ParseError("delivery report is not an object")
         raw_id = scalar(report.get("messageId"))

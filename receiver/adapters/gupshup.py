@@ -16,12 +16,20 @@ Gupshup publishes no signature: protect the URL with `path_token` and `allow_ips
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
-from receiver.adapters import codes, meta
-from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.fields import form_body, text, timestamp
+from receiver.adapters import _submit, codes, meta
+from receiver.adapters.base import Adapter, Options, ParseError
+from receiver.adapters.fields import (
+    compact,
+    form_fields,
+    is_json,
+    json_body,
+    mapping,
+    require_object,
+    text,
+    timestamp,
+)
 from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 # v2 callback types that are not about an outbound message's delivery
@@ -49,14 +57,10 @@ class GupshupAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """WhatsApp events (one per status) or SMS DLRs (one per report in a batch)."""
-        body = request.body.strip()
-        if body[:1] in (b"{", b"[") or (body and "json" in request.content_type):
-            return self._json(meta.json_body(request.body), options)
-        fields = form_body(request) if body else {}
-        for key, value in request.query:
-            fields.setdefault(key, value)
+        if is_json(request):
+            return self._json(json_body(request), options)
         # the published GET template has "& noOfFrags" and a line break: names arrive padded
-        return [self._sms(_stripped(fields), options)]
+        return [self._sms(_stripped(form_fields(request)), options)]
 
     def canonical_id(self, raw: str, options: Options) -> str:
         """Gupshup ids are UUIDs (case-insensitive); WhatsApp and SMS ids are kept as sent."""
@@ -65,18 +69,11 @@ class GupshupAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """WhatsApp send: `{"status": "submitted", "messageId"}` or `{"status": "error"}`."""
-        try:
-            outcome = self._submit(submission, options)
-        except ParseError:
-            outcome = None  # not Gupshup's shape: the HTTP status still says accepted or refused
-        return outcome if outcome is not None else default_submit_outcome(submission)
+        return _submit.read(submission, lambda body: self._submit(body, submission, options))
 
-    def _submit(self, submission: Submission, options: Options) -> SubmitOutcome | None:
-        response = submission.submit_response
-        if isinstance(response, str):
-            response = meta.json_body(response.encode())
-        if not isinstance(response, dict):
-            return None
+    def _submit(
+        self, response: dict[str, Any], submission: Submission, options: Options
+    ) -> SubmitOutcome | None:
         raw_status = text(response.get("status"))
         if raw_status is None:
             return None
@@ -92,14 +89,14 @@ class GupshupAdapter(Adapter):
             client_ref=submission.client_ref,
             channel=submission.channel,
             recipient=submission.destination,
-            details=_compact({"message": text(response.get("message"))}),
+            details=compact({"message": text(response.get("message"))}),
         ).with_code(info)
         ids = (event.provider_message_id,) if event.provider_message_id else ()
         return SubmitOutcome(events=(event,), provider_message_ids=ids)
 
     def _json(self, doc: Any, options: Options) -> list[Event]:
         if isinstance(doc, list):
-            return [self._sms(_object(item, "SMS event"), options) for item in doc]
+            return [self._sms(require_object(item, "SMS event"), options) for item in doc]
         if not isinstance(doc, dict):
             raise ParseError("JSON body is neither an object nor an array")
         if isinstance(doc.get("response"), list):  # the SMS batch as the docs print it
@@ -116,8 +113,8 @@ class GupshupAdapter(Adapter):
         raise ParseError(f"unknown Gupshup callback (type {kind!r})")
 
     def _v2(self, doc: dict[str, Any], options: Options) -> Event:
-        payload = _object(doc.get("payload"), "payload")
-        inner = _dict(payload.get("payload"))
+        payload = require_object(doc.get("payload"), "payload")
+        inner = mapping(payload.get("payload"))
         raw_status = text(payload.get("type"))
         own_id, gs_id = text(payload.get("id")), text(payload.get("gsId"))
         if raw_status is None or (own_id is None and gs_id is None):
@@ -131,7 +128,7 @@ class GupshupAdapter(Adapter):
         else:  # a report more than a week after sending: only the WhatsApp id is left
             raw_id, whatsapp_id, missing = own_id, own_id, True
         code = text(inner.get("code"))
-        conversation, pricing = _dict(inner.get("conversation")), _dict(inner.get("pricing"))
+        conversation, pricing = mapping(inner.get("conversation")), mapping(inner.get("pricing"))
         details = {
             "whatsapp_message_id": whatsapp_id,
             "gupshup_id_missing": missing,
@@ -151,10 +148,10 @@ class GupshupAdapter(Adapter):
             raw_message_id=raw_id,
             error_code=code,
             # Meta's time of the status when given, else when Gupshup sent the callback
-            provider_time=_time(inner.get("ts")) or _time(doc.get("timestamp")),
+            provider_time=timestamp(inner.get("ts")) or timestamp(doc.get("timestamp")),
             channel=Channel.WHATSAPP,
             recipient=text(payload.get("destination")),
-            details=_compact(details),
+            details=compact(details),
         ).with_code(meta.outcome("gupshup", raw_status, code))
 
     def _v3(
@@ -180,10 +177,10 @@ class GupshupAdapter(Adapter):
             raw_message_id=raw_id,
             client_ref=text(item.get("biz_opaque_callback_data")),
             error_code=code,
-            provider_time=_time(item.get("timestamp")),
+            provider_time=timestamp(item.get("timestamp")),
             channel=Channel.WHATSAPP,
             recipient=text(item.get("recipient_id")),
-            details=_compact(details),
+            details=compact(details),
         ).with_code(meta.outcome("gupshup", raw_status, code))
 
     def _sms(self, fields: dict[str, Any], options: Options) -> Event:
@@ -207,10 +204,10 @@ class GupshupAdapter(Adapter):
             provider_message_id=self.canonical_id(raw_id, options),
             raw_message_id=raw_id,
             error_code=code,
-            provider_time=_time(fields.get("deliveredTS")) or _time(fields.get("eventTs")),
+            provider_time=timestamp(fields.get("deliveredTS")) or timestamp(fields.get("eventTs")),
             channel=Channel.SMS,
             recipient=text(fields.get("phoneNo")) or text(fields.get("destAddr")),
-            details=_compact(details),
+            details=compact(details),
         ).with_code(_sms_outcome(raw_status, code))
 
 
@@ -223,8 +220,7 @@ def _sms_outcome(raw_status: str, code: str | None) -> CodeInfo:
     error = (
         tables.lookup("sms_error", code) or tables.lookup_ci("sms_cause", code)
     ) or codes.unmapped(code)
-    refined = error.status if status.status.failure and error.status.failure else status.status
-    return CodeInfo(code, refined, error.error_class, error.retryable, error.description)
+    return codes.combine(status, error)
 
 
 def _err_code(value: Any) -> str | None:
@@ -237,27 +233,6 @@ def _err_code(value: Any) -> str | None:
 
 def _stripped(fields: dict[str, Any]) -> dict[str, Any]:
     return {key.strip(): value for key, value in fields.items()}
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError, OSError):
-        raise ParseError(f"not a timestamp: {value!r}") from None
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError(f"{what} is not an object")
-    return value
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _compact(details: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in details.items() if value is not None}
 
 
 ADAPTER = GupshupAdapter()

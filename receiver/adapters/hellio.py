@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from receiver.adapters import codes, generic
+from receiver.adapters import _submit, codes
 from receiver.adapters.base import Adapter, Options, ParseError
-from receiver.adapters.generic import money, scalar, when
-from receiver.model import (
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
-)
+from receiver.adapters.fields import body_data, compact, decimal, json_object, scalar, when
+from receiver.model import CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 SEND_DETAILS = ("reference", "campaign_id", "accepted_recipients", "invalid_recipients")
 
@@ -40,14 +33,11 @@ class HellioAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """Read the 202 `{"data": {…}}` body or the `{message, error}` envelope; odd → unknown."""
-        try:
-            return self._submit(submission)
-        except ParseError as exc:
-            return generic.unrecognised(submission, str(exc))
+        return _submit.guarded(submission, lambda: self._submit(submission))
 
     def _submit(self, submission: Submission) -> SubmitOutcome:
         http = submission.submit_http_status
-        body = generic.response_object(submission.submit_response) or {}
+        body = json_object(submission.submit_response) or {}
         if (http is not None and http >= 300) or "error" in body:
             code = scalar(body.get("error"))
             info = _error_info(code, http)
@@ -56,9 +46,9 @@ class HellioAdapter(Adapter):
                 raw_status=code or str(http),
                 status=info.status,
                 error_code=code or str(http),
-                details={k: v for k, v in details.items() if v is not None},
+                details=compact(details),
             ).with_code(info)
-            return generic.submit_outcome(submission, event)
+            return _submit.outcome(submission, event)
         data = body.get("data")
         if not isinstance(data, dict):
             raise ParseError("no data object in the send response")
@@ -66,13 +56,13 @@ class HellioAdapter(Adapter):
         info = codes.load("hellio").lookup_ci("status", raw_status) or codes.unmapped(raw_status)
         details = {k: v for k in SEND_DETAILS if (v := scalar(data.get(k))) is not None}
         try:
-            cost = money(data.get("estimated_cost"))
+            cost = decimal(data.get("estimated_cost"))
         except ParseError:  # e.g. a float from a lossy JSON decoder: never guess an amount
             cost = None
         currency = scalar(data.get("currency"))
         event = Event(raw_status=raw_status, status=info.status, details=details).with_code(info)
         # no per-recipient id at send time: the webhook's provider_message_id is new to us
-        return generic.submit_outcome(
+        return _submit.outcome(
             submission,
             event,
             segments=_count(data.get("segments")),
@@ -82,7 +72,7 @@ class HellioAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One webhook: `{event, mobile_number, provider_message_id, status, timestamp}`."""
-        hook = generic.read_body(request)
+        hook = body_data(request)
         if not isinstance(hook, dict):
             raise ParseError("webhook body is not an object")
         raw_id = scalar(hook.get("provider_message_id"))

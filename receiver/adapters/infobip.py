@@ -10,14 +10,19 @@ signature for these webhooks: protect the URL with `path_token` and `allow_ips`.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from receiver.adapters import codes
-from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.fields import decimal, text, timestamp
+from receiver.adapters import _submit, codes
+from receiver.adapters.base import Adapter, Options, ParseError
+from receiver.adapters.fields import (
+    decimal,
+    json_body,
+    mapping,
+    require_object,
+    small_int,
+    text,
+    timestamp,
+)
 from receiver.model import (
     Channel,
     CodeInfo,
@@ -41,26 +46,21 @@ class InfobipAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Every report of the batch, in order."""
-        doc = _json(request.body)
+        doc = json_body(request)
         if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
             raise ParseError("not an Infobip report batch: no results[]")
-        return [self._report(_object(item), options) for item in doc["results"]]
+        return [self._report(require_object(item, "report"), options) for item in doc["results"]]
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """`{"bulkId", "messages": [{"messageId", "status", "to"}]}`: each message's status."""
-        try:
-            outcome = self._submit(submission, options)
-        except ParseError:
-            outcome = None  # not Infobip's shape: the HTTP status still says accepted or refused
-        return outcome if outcome is not None else default_submit_outcome(submission)
+        return _submit.read(submission, lambda body: self._submit(body, submission, options))
 
-    def _submit(self, submission: Submission, options: Options) -> SubmitOutcome | None:
-        response = submission.submit_response
-        if isinstance(response, str):
-            response = _json(response.encode())
-        if not isinstance(response, dict) or not isinstance(response.get("messages"), list):
+    def _submit(
+        self, response: dict[str, Any], submission: Submission, options: Options
+    ) -> SubmitOutcome | None:
+        if not isinstance(response.get("messages"), list):
             return None
-        items = [_object(item) for item in response["messages"]]
+        items = [require_object(item, "report") for item in response["messages"]]
         mine = [i for i in items if _to(i) == submission.destination] or items
         if not mine:
             return None
@@ -77,17 +77,17 @@ class InfobipAdapter(Adapter):
         )
         if raw_id is None and client_ref is None:
             raise ParseError("report without messageId or callbackData")
-        status = _dict(item.get("status"))
+        status = mapping(item.get("status"))
         raw_status = text(status.get("name")) or text(status.get("groupName"))
         if raw_status is None:
             raise ParseError("report without status.name or status.groupName")
-        error = _dict(item.get("error"))
+        error = mapping(item.get("error"))
         error_code = text(error.get("id")) or text(error.get("name"))
         if error_code in _NO_ERROR or text(error.get("groupName")) == "OK":
             error_code = None
-        price = _money(_dict(item.get("price")).get("pricePerMessage"))
-        currency = text(_dict(item.get("price")).get("currency")) or text(options.get("currency"))
-        segments = _int(item.get("messageCount")) or _int(item.get("smsCount"))
+        price = decimal(mapping(item.get("price")).get("pricePerMessage"))
+        currency = text(mapping(item.get("price")).get("currency")) or text(options.get("currency"))
+        segments = small_int(item.get("messageCount")) or small_int(item.get("smsCount"))
         details = {
             "status_id": text(status.get("id")),
             "status_group": text(status.get("groupName")),
@@ -100,8 +100,8 @@ class InfobipAdapter(Adapter):
             "mcc_mnc": text(item.get("mccMnc")),
             "price_per_message": str(price) if price is not None else None,
             "segments": segments,
-            "entity_id": text(_dict(item.get("platform")).get("entityId")),
-            "application_id": text(_dict(item.get("platform")).get("applicationId")),
+            "entity_id": text(mapping(item.get("platform")).get("entityId")),
+            "application_id": text(mapping(item.get("platform")).get("applicationId")),
             "campaign_reference_id": text(item.get("campaignReferenceId")),
         }
         # pricePerMessage is per SMS part: the message costs it times the parts. Money
@@ -115,7 +115,7 @@ class InfobipAdapter(Adapter):
             raw_message_id=raw_id,
             client_ref=client_ref,
             error_code=error_code,
-            provider_time=_time(item.get("doneAt")) or _time(item.get("sentAt")),
+            provider_time=timestamp(item.get("doneAt")) or timestamp(item.get("sentAt")),
             cost=cost,
             currency=currency if cost is not None else None,
             channel=_CHANNELS.get(channel.upper()),
@@ -157,45 +157,6 @@ def _outcome(
 
 def _to(item: dict[str, Any]) -> str | None:
     return text(item.get("to")) or text(item.get("destination"))
-
-
-def _json(body: bytes) -> Any:
-    """JSON with decimals kept exact (prices are JSON numbers); failures are ParseErrors."""
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"body is not valid JSON: {exc}") from None
-
-
-def _money(value: Any) -> Decimal | None:
-    amount = decimal(value)
-    if amount is not None and not amount.is_finite():
-        raise ParseError(f"price is not a number: {value!r}")
-    return amount
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError, OSError):
-        raise ParseError(f"not a timestamp: {value!r}") from None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    raw = text(value)
-    return int(raw) if raw and len(raw) < 10 and raw.isascii() and raw.isdigit() else None
-
-
-def _object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError("report is not an object")
-    return value
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 ADAPTER = InfobipAdapter()

@@ -11,7 +11,7 @@ from typing import Any
 
 from receiver.adapters import _smpp_receipt as smpp
 from receiver.adapters.base import Ack, Adapter, Options, ParseError
-from receiver.adapters.fields import text
+from receiver.adapters.fields import compact, params, text
 from receiver.model import Channel, Event, RawRequest
 
 PARAMS = {"ref": "ref"}  # optional sender id embedded in the dlr-url query (?ref=...)
@@ -27,7 +27,7 @@ class JasminAdapter(Adapter):
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per DLR request."""
         names = smpp.param_names(options, PARAMS)
-        fields = smpp.request_fields(request)
+        fields = params(request)
         raw_id = text(fields.get("id"))
         raw_status = text(fields.get("message_status"))
         if raw_id is None:
@@ -70,7 +70,7 @@ class JasminAdapter(Adapter):
                 error_code=error_code,
                 provider_time=smpp.receipt_time(receipt.done_date, options),
                 channel=Channel.SMS,
-                details={key: value for key, value in details.items() if value is not None},
+                details=compact(details),
             ).with_code(info)
         ]
 

@@ -16,7 +16,7 @@ from typing import Any
 from receiver.adapters import _smpp_receipt as smpp
 from receiver.adapters import codes
 from receiver.adapters.base import Adapter, Options, ParseError
-from receiver.adapters.fields import text
+from receiver.adapters.fields import compact, params, text
 from receiver.model import Channel, CodeInfo, Event, RawRequest
 
 PARAMS = {
@@ -41,7 +41,7 @@ class KannelAdapter(Adapter):
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per dlr-url request."""
         names = smpp.param_names(options, PARAMS)
-        fields = smpp.request_fields(request)
+        fields = params(request)
 
         def get(key: str) -> str | None:
             return text(fields.get(names[key]))
@@ -76,7 +76,7 @@ class KannelAdapter(Adapter):
                 or smpp.epoch_time(get("ts")),
                 channel=Channel.SMS,
                 recipient=get("to"),
-                details={key: value for key, value in details.items() if value is not None},
+                details=compact(details),
             ).with_code(info)
         ]
 

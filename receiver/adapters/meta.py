@@ -15,23 +15,20 @@ envelope through (Gupshup v3).
 from __future__ import annotations
 
 import hmac
-import json
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from receiver.adapters import codes
-from receiver.adapters.base import Ack, Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.fields import text, timestamp
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
+from receiver.adapters import _submit, codes
+from receiver.adapters.base import Ack, Adapter, Options, ParseError
+from receiver.adapters.fields import (
+    compact,
+    json_body,
+    mapping,
+    optional_list,
+    require_object,
+    text,
+    timestamp,
 )
+from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 
 class MetaAdapter(Adapter):
@@ -42,7 +39,7 @@ class MetaAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Every status in the envelope, in order; inbound messages and other fields give none."""
-        doc = json_body(request.body)
+        doc = json_body(request)
         return [self._event(item, value) for item, value in status_items(doc)]
 
     def handshake(self, request: RawRequest, options: Options) -> Ack | None:
@@ -63,18 +60,9 @@ class MetaAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """`{"messages": [{"id": "wamid...", "message_status"}]}` or Graph `{"error": {...}}`."""
-        try:
-            outcome = self._submit(submission)
-        except ParseError:
-            outcome = None  # not Meta's shape: the HTTP status still says accepted or refused
-        return outcome if outcome is not None else default_submit_outcome(submission)
+        return _submit.read(submission, lambda body: self._submit(body, submission))
 
-    def _submit(self, submission: Submission) -> SubmitOutcome | None:
-        response = submission.submit_response
-        if isinstance(response, str):
-            response = json_body(response.encode())
-        if not isinstance(response, dict):
-            return None
+    def _submit(self, response: dict[str, Any], submission: Submission) -> SubmitOutcome | None:
         messages = response.get("messages")
         if isinstance(messages, list) and messages and isinstance(messages[0], dict):
             return self._accepted(messages[0], submission)
@@ -95,7 +83,7 @@ class MetaAdapter(Adapter):
             raw_message_id=raw_id,
             client_ref=text(item.get("biz_opaque_callback_data")),
             error_code=code,
-            provider_time=epoch(item.get("timestamp")),
+            provider_time=timestamp(item.get("timestamp")),
             channel=Channel.WHATSAPP,
             recipient=text(item.get("recipient_id")),
             details={**whatsapp_details(item, value), **error_details},
@@ -127,22 +115,19 @@ class MetaAdapter(Adapter):
         )
         event = Event(
             raw_status=str(submission.submit_http_status or "error"),
-            status=info.status if info.status.failure else Status.REJECTED,
+            status=Status.REJECTED,
             client_ref=submission.client_ref,
             error_code=code,
-            error_class=info.error_class,
-            retryable=info.retryable,
-            description=info.description,
             channel=Channel.WHATSAPP,
             recipient=submission.destination,
-            details=_compact(
+            details=compact(
                 {
                     "error_message": text(error.get("message")),
-                    "error_details": text(_dict(error.get("error_data")).get("details")),
+                    "error_details": text(mapping(error.get("error_data")).get("details")),
                     "fbtrace_id": text(error.get("fbtrace_id")),
                 }
             ),
-        )
+        ).with_code(codes.refusal(info))
         return SubmitOutcome(events=(event,))
 
 
@@ -152,26 +137,26 @@ def status_items(doc: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         raise ParseError("not a WhatsApp webhook: no entry[]")
     found: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for entry in doc["entry"]:
-        for change in _list(_object(entry, "entry").get("changes"), "changes"):
-            value = _object(_object(change, "change").get("value", {}), "value")
-            for item in _list(value.get("statuses"), "statuses"):
-                found.append((_object(item, "status"), value))
+        for change in optional_list(require_object(entry, "entry").get("changes"), "changes"):
+            value = require_object(require_object(change, "change").get("value", {}), "value")
+            for item in optional_list(value.get("statuses"), "statuses"):
+                found.append((require_object(item, "status"), value))
     return found
 
 
 def first_error(item: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """(code of the first error, details listing every error) of one status item."""
-    errors = _list(item.get("errors"), "errors")
+    errors = optional_list(item.get("errors"), "errors")
     listed = [
-        _compact(
+        compact(
             {
                 "code": text(error.get("code")),
                 "title": text(error.get("title")),
                 "message": text(error.get("message")),
-                "details": text(_dict(error.get("error_data")).get("details")),
+                "details": text(mapping(error.get("error_data")).get("details")),
             }
         )
-        for error in (_object(e, "error") for e in errors)
+        for error in (require_object(e, "error") for e in errors)
     ]
     code = listed[0].get("code") if listed else None
     return code, ({"errors": listed} if listed else {})
@@ -179,9 +164,9 @@ def first_error(item: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
 
 def whatsapp_details(item: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
     """Pricing category, conversation and business number of one status (JSON-safe)."""
-    pricing = _dict(item.get("pricing"))
-    conversation = _dict(item.get("conversation"))
-    metadata = _dict(value.get("metadata"))
+    pricing = mapping(item.get("pricing"))
+    conversation = mapping(item.get("conversation"))
+    metadata = mapping(value.get("metadata"))
     billable = pricing.get("billable")
     details = {
         "pricing_billable": billable if isinstance(billable, bool) else text(billable),
@@ -189,13 +174,13 @@ def whatsapp_details(item: dict[str, Any], value: dict[str, Any]) -> dict[str, A
         "pricing_model": text(pricing.get("pricing_model")),
         "pricing_type": text(pricing.get("type")),
         "conversation_id": text(conversation.get("id")),
-        "conversation_origin": text(_dict(conversation.get("origin")).get("type")),
+        "conversation_origin": text(mapping(conversation.get("origin")).get("type")),
         "conversation_expiration": text(conversation.get("expiration_timestamp")),
         "recipient_type": text(item.get("recipient_type")),
         "phone_number_id": text(metadata.get("phone_number_id")),
         "display_phone_number": text(metadata.get("display_phone_number")),
     }
-    return _compact(details)
+    return compact(details)
 
 
 def outcome(provider: str, raw_status: str, code: str | None) -> CodeInfo:
@@ -208,24 +193,7 @@ def outcome(provider: str, raw_status: str, code: str | None) -> CodeInfo:
         tables.lookup("error", code) or codes.load("meta").lookup("error", code)
     ) or codes.unmapped(code)
     # an error refines a failure (failed + 131047 is a refusal), never turns `read` into one
-    refined = error.status if status.status.failure and error.status.failure else status.status
-    return CodeInfo(code, refined, error.error_class, error.retryable, error.description)
-
-
-def json_body(body: bytes) -> Any:
-    """JSON with decimals kept exact; every decoding failure is a ParseError."""
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"body is not valid JSON: {exc}") from None
-
-
-def epoch(value: Any) -> datetime | None:
-    """Epoch seconds (or ms) as sent by WhatsApp; ParseError when out of range."""
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError, OSError):
-        raise ParseError(f"not a timestamp: {value!r}") from None
+    return codes.combine(status, error)
 
 
 def _secret(value: Any) -> str | None:
@@ -233,28 +201,6 @@ def _secret(value: Any) -> str | None:
     getter = getattr(value, "get_secret_value", None)
     raw = getter() if callable(getter) else value
     return raw if isinstance(raw, str) and raw else None
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ParseError(f"{what} is not an object")
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ParseError(f"{what} is not a list")
-    return value
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _compact(details: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in details.items() if value is not None}
 
 
 ADAPTER = MetaAdapter()

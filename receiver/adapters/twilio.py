@@ -9,25 +9,24 @@ submit response) has `price` (negative: a charge) and `price_unit`, filled in la
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from receiver.adapters import codes
-from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.fields import decimal, form_body, text, timestamp
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
+from receiver.adapters import _submit, codes
+from receiver.adapters.base import Adapter, Options, ParseError
+from receiver.adapters.fields import (
+    compact,
+    decimal,
+    form_fields,
+    is_json,
+    json_body,
+    small_int,
+    text,
+    timestamp,
 )
+from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 # inbound messages also reach a status URL when it doubles as the SMS URL: not delivery reports
 _INBOUND = frozenset({"receiving", "received"})
@@ -43,28 +42,15 @@ class TwilioAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per status callback; one per Message resource in a polled JSON body."""
-        body = request.body.strip()
-        if body[:1] in (b"{", b"[") or (body and "json" in request.content_type):
-            return self._resources(_json(request.body))
-        fields = form_body(request) if body else {}
-        for key, value in request.query:
-            fields.setdefault(key, value)
-        return self._callback(fields)
+        if is_json(request):
+            return self._resources(json_body(request))
+        return self._callback(form_fields(request))
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """The Message resource returned by `POST .../Messages.json`, or Twilio's error body."""
-        try:
-            outcome = self._submit(submission)
-        except ParseError:
-            outcome = None  # not Twilio's shape: the HTTP status still says accepted or refused
-        return outcome if outcome is not None else default_submit_outcome(submission)
+        return _submit.read(submission, lambda body: self._submit(body, submission))
 
-    def _submit(self, submission: Submission) -> SubmitOutcome | None:
-        response = submission.submit_response
-        if isinstance(response, str):
-            response = _json(response.encode())
-        if not isinstance(response, dict):
-            return None
+    def _submit(self, response: dict[str, Any], submission: Submission) -> SubmitOutcome | None:
         if "sid" in response:
             event = self._resource(response)
         elif "code" in response:
@@ -76,7 +62,7 @@ class TwilioAdapter(Adapter):
         return SubmitOutcome(
             events=(event,),
             provider_message_ids=ids,
-            segments=_int(response.get("num_segments")),
+            segments=small_int(response.get("num_segments")),
             cost=event.cost,
             currency=event.currency,
         )
@@ -116,7 +102,7 @@ class TwilioAdapter(Adapter):
                 provider_time=_done_date(done_date),
                 channel=channel,
                 recipient=recipient,
-                details=_compact(details),
+                details=compact(details),
             ).with_code(_outcome(raw_status, error_code))
         ]
 
@@ -145,8 +131,6 @@ class TwilioAdapter(Adapter):
         if raw_id is None or raw_status is None:
             raise ParseError("Message resource without sid or status")
         price = decimal(item.get("price"))
-        if price is not None and not price.is_finite():
-            raise ParseError(f"price is not a number: {price}")
         currency = text(item.get("price_unit"))
         if currency is None:
             price = None  # money without a currency is no cost; the raw price stays in details
@@ -158,7 +142,7 @@ class TwilioAdapter(Adapter):
             "from": text(item.get("from")),
             "channel_prefix": prefix,
             "direction": text(item.get("direction")),
-            "segments": _int(item.get("num_segments")),
+            "segments": small_int(item.get("num_segments")),
             "error_message": text(item.get("error_message")),
             "price": text(item.get("price")),
         }
@@ -176,7 +160,7 @@ class TwilioAdapter(Adapter):
             currency=currency if price is not None else None,
             channel=channel,
             recipient=recipient,
-            details=_compact(details),
+            details=compact(details),
         ).with_code(_outcome(raw_status, error_code))
 
 
@@ -188,8 +172,7 @@ def _outcome(raw_status: str, error_code: str | None) -> CodeInfo:
         return status
     error = tables.lookup("error", error_code) or codes.unmapped(error_code)
     # an error refines a failure (failed + 21610 is a refusal), never turns `sent` into one
-    refined = error.status if status.status.failure and error.status.failure else status.status
-    return CodeInfo(error_code, refined, error.error_class, error.retryable, error.description)
+    return codes.combine(status, error)
 
 
 def _submit_error(body: dict[str, Any], http: int | None) -> Event:
@@ -198,16 +181,12 @@ def _submit_error(body: dict[str, Any], http: int | None) -> Event:
     if code is None:
         raise ParseError("error body without code")
     error = codes.load("twilio").lookup("error", code) or codes.unmapped(code)
-    status = error.status if error.status.failure else Status.REJECTED
     return Event(
         raw_status=text(body.get("status")) or str(http or "error"),
-        status=status,
+        status=Status.REJECTED,
         error_code=code,
-        error_class=error.error_class,
-        retryable=error.retryable,
-        description=error.description,
-        details=_compact({"message": text(body.get("message"))}),
-    )
+        details=compact({"message": text(body.get("message"))}),
+    ).with_code(codes.refusal(error))
 
 
 def _with_submission(event: Event, submission: Submission) -> Event:
@@ -264,28 +243,8 @@ def _rfc2822(value: Any) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            return timestamp(raw)
-        except (ValueError, OverflowError, OSError):
-            raise ParseError(f"not a date: {raw!r}") from None
+        return timestamp(raw)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _int(value: Any) -> int | None:
-    raw = text(value)
-    return int(raw) if raw and len(raw) < 10 and raw.isascii() and raw.isdigit() else None
-
-
-def _json(body: bytes) -> Any:
-    """JSON with decimals kept exact; every decoding failure is a ParseError."""
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"body is not valid JSON: {exc}") from None
-
-
-def _compact(details: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in details.items() if value is not None}
 
 
 ADAPTER = TwilioAdapter()

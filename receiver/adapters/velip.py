@@ -9,18 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from receiver.adapters import codes, generic
+from receiver.adapters import _submit, codes
 from receiver.adapters.base import Adapter, Options, ParseError
-from receiver.adapters.generic import money, scalar
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
-)
+from receiver.adapters.fields import body_data, decimal, json_object, scalar
+from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 NO_ID = {"", "0"}  # a failed send returns cdls_id "0"
 CALL_DETAILS = ("dur", "rate", "cd_amdasw", "cp_id", "date", "origin")
@@ -92,13 +84,10 @@ class VelipAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """Read `{"return": {status, status_code, cdls_id|cd_id|cp_id}}`; odd bodies → unknown."""
-        try:
-            return self._submit(submission, options)
-        except ParseError as exc:
-            return generic.unrecognised(submission, str(exc))
+        return _submit.guarded(submission, lambda: self._submit(submission, options))
 
     def _submit(self, submission: Submission, options: Options) -> SubmitOutcome:
-        body = generic.response_object(submission.submit_response)
+        body = json_object(submission.submit_response)
         envelope = body.get("return") if body else None
         code = scalar(envelope.get("status_code")) if isinstance(envelope, dict) else None
         if envelope is None or code is None:
@@ -121,13 +110,13 @@ class VelipAdapter(Adapter):
             details=details,
         ).with_code(info)
         raw_ids = [raw_id] if raw_id else []
-        return generic.submit_outcome(
+        return _submit.outcome(
             submission, event, raw_ids, lambda raw: self.canonical_id(raw, options)
         )
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Voice call results (GetCallStatus `calls[]`) pushed to `rurl` as JSON or a form."""
-        body = generic.read_body(request)
+        body = body_data(request)
         if isinstance(body, dict):
             body = _unflatten(body)
         return [self._call(call, options) for call in _calls(body)]
@@ -145,14 +134,14 @@ class VelipAdapter(Adapter):
         info = codes.load("velip").lookup_ci("call_status", raw_status) or codes.unmapped(
             raw_status
         )
-        cost = money(call.get("value"))  # `value` is what the call cost; `rate` the tariff
+        cost = decimal(call.get("value"))  # `value` is what the call cost; `rate` the tariff
         details: dict[str, Any] = {}
         for name in CALL_DETAILS:
             value = scalar(call.get(name))
             if value is not None:
                 details[name] = value
         if "rate" in details:
-            details["rate"] = str(money(details["rate"]))
+            details["rate"] = str(decimal(details["rate"]))
         if details.get("dur", "").isdecimal():
             details["dur"] = int(details["dur"])
         event = Event(

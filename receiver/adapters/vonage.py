@@ -10,23 +10,13 @@ Messages API status (POST JSON): `message_uuid`, `status`, `timestamp`, `error`
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from receiver.adapters import codes
-from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.fields import decimal, form_body, text, timestamp
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-    SubmitOutcome,
-)
+from receiver.adapters import _submit, codes
+from receiver.adapters.base import Adapter, Options, ParseError
+from receiver.adapters.fields import compact, decimal, mapping, params, text, timestamp
+from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 DEFAULT_CURRENCY = "EUR"  # SMS API prices are in the account currency, EUR unless set otherwise
 _CHANNELS = {"sms": Channel.SMS, "mms": Channel.SMS, "whatsapp": Channel.WHATSAPP}
@@ -40,7 +30,7 @@ class VonageAdapter(Adapter):
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per request (Vonage sends one receipt per SMS part, each its own request)."""
-        fields = _fields(request)
+        fields = params(request)
         if "message_uuid" in fields:
             return self._messages_status(fields, options)
         if "messageId" in fields:
@@ -53,18 +43,11 @@ class VonageAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """SMS API `{"messages": [...]}` (one per part) or Messages API `{"message_uuid"}`."""
-        try:
-            outcome = self._submit(submission, options)
-        except ParseError:
-            outcome = None  # not Vonage's shape: the HTTP status still says accepted or refused
-        return outcome if outcome is not None else default_submit_outcome(submission)
+        return _submit.read(submission, lambda body: self._submit(body, submission, options))
 
-    def _submit(self, submission: Submission, options: Options) -> SubmitOutcome | None:
-        response = submission.submit_response
-        if isinstance(response, str):
-            response = _json(response.encode())
-        if not isinstance(response, dict):
-            return None
+    def _submit(
+        self, response: dict[str, Any], submission: Submission, options: Options
+    ) -> SubmitOutcome | None:
         if isinstance(response.get("messages"), list):
             return self._sms_submit(response["messages"], submission, options)
         uuid = text(response.get("message_uuid"))
@@ -83,7 +66,7 @@ class VonageAdapter(Adapter):
             raise ParseError("receipt without messageId or status")
         err = text(fields.get("err-code"))
         error_code = None if err in (None, "0") else err
-        cost = _money(fields.get("price"))
+        cost = decimal(fields.get("price"))
         currency = text(options.get("currency")) or DEFAULT_CURRENCY  # receipts carry none
         details = {
             "network_code": text(fields.get("network-code")),
@@ -98,12 +81,12 @@ class VonageAdapter(Adapter):
             raw_message_id=raw_id,
             client_ref=text(fields.get("client-ref")),
             error_code=error_code,
-            provider_time=_time(fields.get("message-timestamp")),
+            provider_time=timestamp(fields.get("message-timestamp")),
             cost=cost,
             currency=currency if cost is not None else None,
             channel=Channel.SMS,
             recipient=text(fields.get("msisdn")),
-            details=_compact(details),
+            details=compact(details),
         )
         return [event.with_code(_outcome("sms_status", raw_status, "err_code", error_code))]
 
@@ -115,15 +98,15 @@ class VonageAdapter(Adapter):
         if raw_id is None or raw_status is None:
             raise ParseError("Messages API status without message_uuid or status")
         error_code, error_details = _messages_error(fields.get("error"))
-        usage = _dict(fields.get("usage"))
-        cost = _money(usage.get("price"))
+        usage = mapping(fields.get("usage"))
+        cost = decimal(usage.get("price"))
         currency = text(usage.get("currency")) or text(options.get("currency")) or DEFAULT_CURRENCY
         channel_raw = text(fields.get("channel"))
         details = {
             "channel": channel_raw,
             "from": _address(fields.get("from")),
-            "network_code": text(_dict(fields.get("destination")).get("network_code")),
-            "segments": text(_dict(fields.get("sms")).get("count_total")),
+            "network_code": text(mapping(fields.get("destination")).get("network_code")),
+            "segments": text(mapping(fields.get("sms")).get("count_total")),
             **error_details,
         }
         event = Event(
@@ -133,12 +116,12 @@ class VonageAdapter(Adapter):
             raw_message_id=raw_id,
             client_ref=text(fields.get("client_ref")),
             error_code=error_code,
-            provider_time=_time(fields.get("timestamp")),
+            provider_time=timestamp(fields.get("timestamp")),
             cost=cost,
             currency=currency if cost is not None else None,
             channel=_CHANNELS.get((channel_raw or "").lower()),
             recipient=_address(fields.get("to")),
-            details=_compact(details),
+            details=compact(details),
         )
         return [
             event.with_code(_outcome("messages_status", raw_status, "messages_error", error_code))
@@ -158,7 +141,7 @@ class VonageAdapter(Adapter):
             info = codes.load("vonage").lookup("submit_status", status) or codes.unmapped(
                 status, Status.REJECTED
             )
-            price = _money(item.get("message-price"))
+            price = decimal(item.get("message-price"))
             total += price or 0
             events.append(
                 Event(
@@ -172,7 +155,7 @@ class VonageAdapter(Adapter):
                     currency=currency if price is not None else None,
                     channel=Channel.SMS,
                     recipient=text(item.get("to")) or submission.destination,
-                    details=_compact(
+                    details=compact(
                         {
                             "network_code": text(item.get("network")),
                             "error_text": text(item.get("error-text")),
@@ -212,28 +195,22 @@ class VonageAdapter(Adapter):
         )
         return Event(
             raw_status=str(submission.submit_http_status or "error"),
-            status=info.status if info.status.failure else Status.REJECTED,
+            status=Status.REJECTED,
             client_ref=submission.client_ref,
             error_code=code,
-            error_class=info.error_class,
-            retryable=info.retryable,
-            description=info.description,
             channel=submission.channel,
             recipient=submission.destination,
             details=details,
-        )
+        ).with_code(codes.refusal(info))
 
 
 def _outcome(status_table: str, raw_status: str, error_table: str, code: str | None) -> CodeInfo:
     """The status row, with class, retryability and description from the error row if any."""
     tables = codes.load("vonage")
     status = tables.lookup_ci(status_table, raw_status) or codes.unmapped(raw_status)
-    if code is None:
-        return status
-    error = tables.lookup(error_table, code) or codes.unmapped(code)
     # an error refines a failure (rejected + 1360 is an expiry), never turns `read` into one
-    refined = error.status if status.status.failure and error.status.failure else status.status
-    return CodeInfo(code, refined, error.error_class, error.retryable, error.description)
+    error = None if code is None else tables.lookup(error_table, code) or codes.unmapped(code)
+    return codes.combine(status, error)
 
 
 def _messages_error(error: Any) -> tuple[str | None, dict[str, Any]]:
@@ -252,7 +229,7 @@ def _messages_error(error: Any) -> tuple[str | None, dict[str, Any]]:
         "error_detail": text(error.get("detail")) or text(error.get("reason")),
         "error_instance": text(error.get("instance")),
     }
-    return code or title, _compact(details)
+    return code or title, compact(details)
 
 
 def _address(value: Any) -> str | None:
@@ -260,52 +237,6 @@ def _address(value: Any) -> str | None:
     if isinstance(value, dict):
         return text(value.get("number")) or text(value.get("id"))
     return text(value)
-
-
-def _fields(request: RawRequest) -> dict[str, Any]:
-    """JSON object, form body or query string; query fields fill in what the body lacks."""
-    body = request.body.strip()
-    fields: dict[str, Any] = {}
-    if body[:1] in (b"{", b"[") or (body and "json" in request.content_type):
-        decoded = _json(request.body)
-        if not isinstance(decoded, dict):
-            raise ParseError("JSON body is not an object")
-        fields = decoded
-    elif body:
-        fields = form_body(request)
-    for key, value in request.query:
-        fields.setdefault(key, value)
-    return fields
-
-
-def _json(body: bytes) -> Any:
-    """JSON with decimals kept exact; every decoding failure is a ParseError."""
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"body is not valid JSON: {exc}") from None
-
-
-def _money(value: Any) -> Decimal | None:
-    amount = decimal(value)
-    if amount is not None and not amount.is_finite():
-        raise ParseError(f"price is not a number: {value!r}")
-    return amount
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return timestamp(value)
-    except (ValueError, OverflowError, OSError):
-        raise ParseError(f"not a timestamp: {value!r}") from None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _compact(details: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in details.items() if value is not None}
 
 
 ADAPTER = VonageAdapter()

@@ -6,9 +6,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from receiver.adapters import codes, generic
+from receiver.adapters import _submit, codes, generic
 from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
-from receiver.adapters.generic import scalar
+from receiver.adapters.fields import json_object, scalar
 from receiver.model import Event, RawRequest, Status, Submission, SubmitOutcome
 
 _NAMED_NUMBER = re.compile(r"mobile number\s+\+?(\d+)", re.IGNORECASE)
@@ -59,10 +59,7 @@ class YellowPushAdapter(Adapter):
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """2xx → accepted; 401 → auth; the 400 envelope per message; odd responses → unknown."""
-        try:
-            return self._submit(submission)
-        except ParseError as exc:
-            return generic.unrecognised(submission, str(exc))
+        return _submit.guarded(submission, lambda: self._submit(submission))
 
     def _submit(self, submission: Submission) -> SubmitOutcome:
         http = submission.submit_http_status
@@ -72,8 +69,8 @@ class YellowPushAdapter(Adapter):
         if http == 401:
             info = tables.lookup("http", "401") or codes.unmapped("401", Status.REJECTED)
             event = Event(raw_status="401", status=info.status, error_code="401")
-            return generic.submit_outcome(submission, event.with_code(info))
-        body = generic.response_object(submission.submit_response)
+            return _submit.outcome(submission, event.with_code(info))
+        body = json_object(submission.submit_response)
         code = scalar(body.get("code")) if body else None
         if body is None or code is None:
             raise ParseError("no {message, code, listErrors} envelope")
@@ -92,7 +89,7 @@ class YellowPushAdapter(Adapter):
                 error_code=code,
                 details={"message": message} if message else {},
             ).with_code(info)
-        return generic.submit_outcome(submission, event)
+        return _submit.outcome(submission, event)
 
 
 ADAPTER = YellowPushAdapter()

@@ -6,16 +6,17 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.adapters import generic
+from receiver.adapters import fields
 from receiver.adapters.base import ParseError
 from receiver.adapters.generic import ADAPTER
 from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+from tests.unit import adapter_support as support
 
 OPTIONS: dict[str, Any] = {
     "id_field": "data.id",
@@ -49,13 +50,7 @@ REPORT = {
         "to": "+4915112345678",
     }
 }
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+JSON_VALUES = support.SEED_JSON
 FLAT = {
     "id_field": "id",
     "status_field": "status",
@@ -67,21 +62,8 @@ FLAT = {
 }
 
 
-def request(
-    body: bytes = b"",
-    *,
-    query: str = "",
-    content_type: str = "application/json",
-    method: str = "POST",
-) -> RawRequest:
-    return RawRequest(
-        method,
-        "/v1/callbacks/acme",
-        tuple(parse_qsl(query, keep_blank_values=True)),
-        {},
-        body,
-        content_type,
-    )
+CALLBACKS = support.Callbacks(ADAPTER, "acme")
+request = CALLBACKS.request
 
 
 def parse(body: Any, options: dict[str, Any] = OPTIONS) -> list[Any]:
@@ -141,9 +123,7 @@ def test_batch_bodies() -> None:
 
 def test_form_post_and_get_query_with_a_fixed_currency() -> None:
     fields = {"id": "q-1", "status": "ok", "price": "0,05", "ts": "2025-03-01T13:00:00+01:00"}
-    [form] = ADAPTER.parse_callback(
-        request(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded"), FLAT
-    )
+    [form] = ADAPTER.parse_callback(CALLBACKS.form(fields), FLAT)
     # an unencoded "+" in the offset arrives as a space
     query = urlencode(fields).replace("%2B", "+")
     [got] = ADAPTER.parse_callback(request(query=query, method="GET"), FLAT)
@@ -202,33 +182,26 @@ def test_submit_uses_the_default_outcome() -> None:
     ],
 )
 def test_when_reads_provider_times(value: Any, expected: datetime) -> None:
-    assert generic.when(value) == expected
+    assert fields.when(value) == expected
 
 
 @pytest.mark.parametrize("value", ["²²²²²²²²²", "9" * 30, "1" * 5000])
 def test_when_turns_odd_digits_into_parse_error(value: str) -> None:
     with pytest.raises(ParseError):
-        generic.when(value)
+        fields.when(value)
 
 
 @pytest.mark.parametrize("raw", [b"1" * 5000, b"[" * 100_000, b'{"a": NaN}'])
-def test_load_json_turns_every_failure_into_parse_error(raw: bytes) -> None:
+def test_json_value_turns_every_failure_into_parse_error(raw: bytes) -> None:
     with pytest.raises(ParseError):
-        generic.load_json(raw)
+        fields.json_value(raw)
 
 
 # --- fuzz ---
 
 
 def _callback_only_raises_parse_error(req: RawRequest, options: dict[str, Any]) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, options)
-    except ParseError:
-        return
-    for event in events:
-        assert event.provider_message_id or event.client_ref
-        assert event.cost is None or (isinstance(event.cost, Decimal) and event.currency)
-        assert event.provider_time is None or event.provider_time.tzinfo is not None
+    support.only_parse_error(ADAPTER, req, options)
 
 
 @given(st.binary())
@@ -249,11 +222,8 @@ def test_fuzz_json(value: Any, options: dict[str, Any]) -> None:
     )
 )
 def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
-    encoded = urlencode(fields)
-    _callback_only_raises_parse_error(
-        request(encoded.encode(), content_type="application/x-www-form-urlencoded"), FLAT
-    )
-    _callback_only_raises_parse_error(request(query=encoded, method="GET"), FLAT)
+    for req in CALLBACKS.form_and_query(fields):
+        _callback_only_raises_parse_error(req, FLAT)
 
 
 @given(JSON_VALUES, st.none() | st.integers(100, 599))

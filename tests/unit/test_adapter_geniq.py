@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.adapters.geniq import ADAPTER
-from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+from receiver.model import Channel, ErrorClass, RawRequest, Status
+from tests.unit import adapter_support as support
 
 # verbatim from shared/providers/README.md (GenIQ SMS delivery report sample)
 README_QUERY = (
@@ -23,13 +24,7 @@ README_QUERY = (
     "&operatorTimestamp=2017-01-03T14:31:00+08:00"
 )
 SGT = timezone(timedelta(hours=8))
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+JSON_VALUES = support.SEED_JSON
 FIELDS = [
     "messageId",
     "channel",
@@ -50,25 +45,11 @@ SCALARS = (
 )
 
 
-def request(
-    body: bytes = b"",
-    *,
-    query: str = "",
-    content_type: str = "application/json",
-    method: str = "POST",
-) -> RawRequest:
-    return RawRequest(
-        method,
-        "/v1/callbacks/geniq",
-        tuple(parse_qsl(query, keep_blank_values=True)),
-        {},
-        body,
-        content_type,
-    )
+CALLBACKS = support.Callbacks(ADAPTER, "geniq")
+request = CALLBACKS.request
 
 
-def submit(response: Any, channel: Channel = Channel.SMS, http: int | None = 200) -> Submission:
-    return Submission("geniq", channel, "ref-1", (), "6591234567", None, response, http)
+submit = support.Submissions("geniq", Channel.SMS, "ref-1", "6591234567")
 
 
 # --- delivery reports ---
@@ -91,9 +72,7 @@ def test_readme_query_string_example() -> None:
 def test_same_report_as_form_and_json_posts() -> None:
     fields = dict(parse_qsl(README_QUERY.lstrip("?").replace("+", "%2B")))
     [from_get] = ADAPTER.parse_callback(request(query=README_QUERY.lstrip("?"), method="GET"), {})
-    [form] = ADAPTER.parse_callback(
-        request(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded"), {}
-    )
+    [form] = ADAPTER.parse_callback(CALLBACKS.form(fields), {})
     [posted] = ADAPTER.parse_callback(request(json.dumps(fields).encode()), {})
     assert form == posted == from_get
 
@@ -229,7 +208,7 @@ def test_refused_send_is_rejected_with_its_class(
     code: Any, channel: Channel, error_class: ErrorClass
 ) -> None:
     response = {"reference": "r-2", "responseCode": code, "responseMessage": "x", "messageIds": []}
-    outcome = ADAPTER.parse_submit(submit(response, channel, 400), {})
+    outcome = ADAPTER.parse_submit(submit(response, 400, channel=channel), {})
     [event] = outcome.events
     assert (event.status, event.error_code, event.error_class) == (
         Status.REJECTED,
@@ -248,13 +227,8 @@ def test_odd_send_responses_do_not_raise(response: Any) -> None:
 
 
 def _callback_only_raises_parse_error(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
+    for event in support.only_parse_error(ADAPTER, req):
         assert event.provider_message_id
-        assert event.provider_time is None or event.provider_time.tzinfo is not None
 
 
 @given(st.binary())
@@ -267,13 +241,10 @@ def test_fuzz_json(value: Any) -> None:
     _callback_only_raises_parse_error(request(json.dumps(value).encode()))
 
 
-@given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), st.text(max_size=30)))
+@given(st.dictionaries(support.names(FIELDS, 12), st.text(max_size=30)))
 def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
-    encoded = urlencode(fields)
-    _callback_only_raises_parse_error(
-        request(encoded.encode(), content_type="application/x-www-form-urlencoded")
-    )
-    _callback_only_raises_parse_error(request(query=encoded, method="GET"))
+    for req in CALLBACKS.form_and_query(fields):
+        _callback_only_raises_parse_error(req)
 
 
 @given(
@@ -286,4 +257,4 @@ def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
     st.sampled_from(Channel),
 )
 def test_fuzz_submit_never_raises(response: Any, http: int | None, channel: Channel) -> None:
-    assert ADAPTER.parse_submit(submit(response, channel, http), {}).events
+    assert ADAPTER.parse_submit(submit(response, http, channel=channel), {}).events

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given
@@ -15,7 +14,8 @@ from hypothesis import strategies as st
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.adapters.hellio import ADAPTER
-from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+from receiver.model import Channel, ErrorClass, RawRequest, Status
+from tests.unit import adapter_support as support
 
 # from shared/providers/README.md
 WEBHOOK = {
@@ -37,13 +37,7 @@ SENT = {
         "currency": "GHS",
     }
 }
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+JSON_VALUES = support.SEED_JSON
 FIELDS = ["event", "mobile_number", "provider_message_id", "status", "timestamp", "client_ref"]
 SCALARS = (
     st.none()
@@ -53,25 +47,11 @@ SCALARS = (
 )
 
 
-def request(
-    body: bytes = b"",
-    *,
-    query: str = "",
-    content_type: str = "application/json",
-    method: str = "POST",
-) -> RawRequest:
-    return RawRequest(
-        method,
-        "/v1/callbacks/hellio",
-        tuple(parse_qsl(query, keep_blank_values=True)),
-        {},
-        body,
-        content_type,
-    )
+CALLBACKS = support.Callbacks(ADAPTER, "hellio")
+request = CALLBACKS.request
 
 
-def submit(response: Any, http: int | None = 202, ids: tuple[str, ...] = ()) -> Submission:
-    return Submission("hellio", Channel.SMS, "order-7", ids, "+233241234567", None, response, http)
+submit = support.Submissions("hellio", Channel.SMS, "order-7", "+233241234567", http=202)
 
 
 def test_signature_scheme_is_hellio() -> None:
@@ -211,13 +191,7 @@ def test_unusable_webhooks_raise_parse_error(body: Any) -> None:
 
 
 def _callback_only_raises_parse_error(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
-        assert event.provider_message_id or event.client_ref
-        assert event.provider_time is None or event.provider_time.tzinfo is not None
+    support.only_parse_error(ADAPTER, req)
 
 
 @given(st.binary())
@@ -230,13 +204,10 @@ def test_fuzz_json(value: Any) -> None:
     _callback_only_raises_parse_error(request(json.dumps(value).encode()))
 
 
-@given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), st.text(max_size=30)))
+@given(st.dictionaries(support.names(FIELDS, 12), st.text(max_size=30)))
 def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
-    encoded = urlencode(fields)
-    _callback_only_raises_parse_error(
-        request(encoded.encode(), content_type="application/x-www-form-urlencoded")
-    )
-    _callback_only_raises_parse_error(request(query=encoded, method="GET"))
+    for req in CALLBACKS.form_and_query(fields):
+        _callback_only_raises_parse_error(req)
 
 
 @given(

@@ -14,19 +14,8 @@ from hypothesis import strategies as st
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.adapters.infobip import ADAPTER
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    ErrorClass,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-)
-from tests.support import CORPUS as CORPUS_DIR
-
-CORPUS = CORPUS_DIR / "infobip.json"  # a copy of shared/corpus kept with the tests
-JSON = "application/json"
+from receiver.model import Channel, CodeInfo, ErrorClass, Event, RawRequest, Status
+from tests.unit import adapter_support as support
 
 # corpus example 0: Outbound SMS delivery report webhook payload - VERBATIM JSON string from infobip
 REPORT_WEBHOOK = (
@@ -84,13 +73,8 @@ EXAMPLES = (REPORT_WEBHOOK, STATUS_OBJECT)
 IST = timezone(timedelta(hours=5, minutes=30))
 
 
-def request(body: str | bytes) -> RawRequest:
-    raw = body.encode() if isinstance(body, str) else body
-    return RawRequest("POST", "/v1/callbacks/infobip", (), {}, raw, JSON)
-
-
-def parse(body: str | bytes, options: dict[str, Any] | None = None) -> list[Event]:
-    return ADAPTER.parse_callback(request(body), options or {})
+CALLBACKS = support.Callbacks(ADAPTER, "infobip")
+request, parse = CALLBACKS.request, CALLBACKS.parse
 
 
 def report(**fields: Any) -> dict[str, Any]:
@@ -108,8 +92,7 @@ def status(name: str, group: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def test_every_corpus_example_is_tested_here() -> None:
-    examples = json.loads(CORPUS.read_text())["examples"]
-    assert {example["body_verbatim"] for example in examples} == set(EXAMPLES)
+    assert support.corpus_bodies("infobip.json") == set(EXAMPLES)
 
 
 # --- corpus examples -------------------------------------------------------------------
@@ -359,17 +342,7 @@ def test_every_error_group(row: CodeInfo) -> None:
 # --- submit responses -----------------------------------------------------------------
 
 
-def submission(response: Any, destination: str | None = "41793026727") -> Submission:
-    return Submission(
-        provider_key="infobip",
-        channel=Channel.SMS,
-        client_ref="order-1",
-        provider_message_ids=(),
-        destination=destination,
-        submitted_at=None,
-        submit_response=response,
-        submit_http_status=200,
-    )
+submission = support.Submissions("infobip", Channel.SMS, "order-1", "41793026727")
 
 
 SEND_RESPONSE = {
@@ -404,7 +377,7 @@ def test_submit_picks_the_registered_destination() -> None:
 
 
 def test_submit_without_matching_destination_keeps_every_message() -> None:
-    outcome = ADAPTER.parse_submit(submission(json.dumps(SEND_RESPONSE), None), {})
+    outcome = ADAPTER.parse_submit(submission(json.dumps(SEND_RESPONSE), destination=None), {})
     assert len(outcome.provider_message_ids) == 2
 
 
@@ -429,32 +402,13 @@ REPORT_KEYS = [
     "callbackData",
     "channel",
 ]
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-JSON_VALUES = st.recursive(
-    LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                ["name", "groupName", "id", "permanent", "pricePerMessage", "currency"]
-            ),
-            inner,
-        )
-        | st.dictionaries(st.text(max_size=8), inner)
-    ),
-    max_leaves=12,
+JSON_VALUES = support.json_values(
+    "name", "groupName", "id", "permanent", "pricePerMessage", "currency"
 )
 
 
 def survives(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
-        assert isinstance(event.status, Status)
-        assert event.cost is None or isinstance(event.cost, Decimal)
-        json.dumps(event.details)
+    support.only_parse_error(ADAPTER, req)
 
 
 @settings(max_examples=150, deadline=None)

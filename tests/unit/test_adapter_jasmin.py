@@ -17,17 +17,14 @@ from receiver import adapters
 from receiver.adapters.base import ParseError
 from receiver.adapters.jasmin import ADAPTER
 from receiver.model import Channel, ErrorClass, Event, RawRequest, Status
-from tests import support
+from tests.unit import adapter_support as support
 
-CORPUS = support.CORPUS
 FORM = "application/x-www-form-urlencoded"
 JASMIN_ID = "16fd2706-8baf-433b-82eb-8c7fada847da"
 
 
 def corpus() -> dict[str, Any]:
-    path = CORPUS / "jasmin.json"
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    return support.corpus("jasmin.json")
 
 
 def post(body: bytes | str, query: tuple[tuple[str, str], ...] = ()) -> RawRequest:
@@ -247,10 +244,5 @@ def test_fuzz_forms_and_json_only_parse_error(fields: dict[str, str], content_ty
 
 
 def _only_parse_error(request: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(request, {})
-    except ParseError:
-        return
-    for event in events:
+    for event in support.only_parse_error(ADAPTER, request):
         assert event.provider_message_id
-        json.dumps(event.details)

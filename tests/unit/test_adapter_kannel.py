@@ -17,9 +17,8 @@ from receiver.adapters import codes
 from receiver.adapters.base import Ack, ParseError
 from receiver.adapters.kannel import ADAPTER
 from receiver.model import Channel, ErrorClass, Event, RawRequest, Status
-from tests import support
+from tests.unit import adapter_support as support
 
-CORPUS = support.CORPUS
 RECEIPT = (
     "id:0000A1B2 sub:001 dlvrd:001 submit date:2401021530 done date:2401021531"
     " stat:DELIVRD err:000 text:Hello"
@@ -27,9 +26,7 @@ RECEIPT = (
 
 
 def corpus() -> dict[str, Any]:
-    path = CORPUS / "kannel.json"
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    return support.corpus("kannel.json")
 
 
 def get(
@@ -295,10 +292,4 @@ def test_hostile_bodies_only_parse_error(body: bytes) -> None:
 
 
 def _only_parse_error(request: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(request, {})
-    except ParseError:
-        return
-    for event in events:
-        assert event.provider_message_id or event.client_ref
-        json.dumps(event.details)
+    support.only_parse_error(ADAPTER, request)

@@ -14,19 +14,9 @@ from pydantic import SecretStr
 from receiver.adapters import codes
 from receiver.adapters.base import Ack, ParseError
 from receiver.adapters.meta import ADAPTER
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    ErrorClass,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-)
-from tests.support import CORPUS as CORPUS_DIR
+from receiver.model import Channel, CodeInfo, ErrorClass, RawRequest, Status
+from tests.unit import adapter_support as support
 
-CORPUS = CORPUS_DIR / "meta_whatsapp.json"  # a copy of shared/corpus kept with the tests
-JSON = "application/json"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
 
 # corpus example 0: Meta doc: marketing message successfully sent (PMP pricing, conversation object)
@@ -270,24 +260,8 @@ INBOUND_MESSAGE = (
 EXAMPLES = (SENT_PMP, SENT_MINIMAL, FAILED_131049, PYWA_SENT, PYWA_DELIVERED)
 
 
-def request(
-    body: str | bytes = b"",
-    *,
-    query: tuple[tuple[str, str], ...] = (),
-    method: str = "POST",
-) -> RawRequest:
-    raw = body.encode() if isinstance(body, str) else body
-    return RawRequest(method, "/v1/callbacks/meta", query, {}, raw, JSON)
-
-
-def parse(body: str | bytes) -> list[Event]:
-    return ADAPTER.parse_callback(request(body), {})
-
-
-def one(body: str | bytes) -> Event:
-    events = parse(body)
-    assert len(events) == 1
-    return events[0]
+CALLBACKS = support.Callbacks(ADAPTER, "meta")
+request, parse, one = CALLBACKS.request, CALLBACKS.parse, CALLBACKS.one
 
 
 def envelope(*statuses: dict[str, Any], **value: Any) -> str:
@@ -301,8 +275,8 @@ def status(**fields: Any) -> dict[str, Any]:
 
 
 def test_every_corpus_example_is_tested_here() -> None:
-    corpus = json.loads(CORPUS.read_text())
-    assert {example["body_verbatim"] for example in corpus["examples"]} == set(EXAMPLES)
+    assert support.corpus_bodies("meta_whatsapp.json") == set(EXAMPLES)
+    corpus = support.corpus("meta_whatsapp.json")
     assert corpus["signature"]["test_vector"]["raw_body"] == INBOUND_MESSAGE
 
 
@@ -510,18 +484,14 @@ def test_not_a_handshake(req: RawRequest) -> None:
 TABLES = codes.load("meta")
 
 
-def rows(table: str) -> list[CodeInfo]:
-    return list(TABLES.tables[table].values())
-
-
-@pytest.mark.parametrize("row", rows("status"), ids=lambda row: row.code)
+@pytest.mark.parametrize("row", support.rows("meta", "status"), ids=lambda row: row.code)
 def test_every_status(row: CodeInfo) -> None:
     event = one(envelope(status(status=row.code)))
     assert event.status is row.status
     assert event.description == row.description
 
 
-@pytest.mark.parametrize("row", rows("error"), ids=lambda row: row.code)
+@pytest.mark.parametrize("row", support.rows("meta", "error"), ids=lambda row: row.code)
 def test_every_error_code(row: CodeInfo) -> None:
     event = one(envelope(status(status="failed", errors=[{"code": int(row.code)}])))
     assert event.error_code == row.code
@@ -541,17 +511,7 @@ def test_error_table_names_the_codes_users_meet() -> None:
 # --- submit responses -----------------------------------------------------------------
 
 
-def submission(response: Any, http: int | None = 200) -> Submission:
-    return Submission(
-        provider_key="meta",
-        channel=Channel.WHATSAPP,
-        client_ref="order-1",
-        provider_message_ids=(),
-        destination="16505551234",
-        submitted_at=None,
-        submit_response=response,
-        submit_http_status=http,
-    )
+submission = support.Submissions("meta", Channel.WHATSAPP, "order-1", "16505551234")
 
 
 def test_submit_accepted() -> None:
@@ -598,28 +558,13 @@ STATUS_KEYS = [
     "pricing",
     "conversation",
 ]
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-JSON_VALUES = st.recursive(
-    LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.sampled_from(["code", "title", "error_data", "origin", "type"]), inner)
-        | st.dictionaries(st.text(max_size=8), inner)
-    ),
-    max_leaves=12,
-)
+JSON_VALUES = support.json_values("code", "title", "error_data", "origin", "type")
 STATUS_ITEMS = st.dictionaries(st.sampled_from(STATUS_KEYS), JSON_VALUES | st.text(max_size=12))
 
 
 def survives(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
-        assert isinstance(event.status, Status)
-        assert event.cost is None
-        json.dumps(event.details)
+    for event in support.only_parse_error(ADAPTER, req):
+        assert event.cost is None  # Meta gives a pricing category, never an amount
 
 
 @settings(max_examples=150, deadline=None)

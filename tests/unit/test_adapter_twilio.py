@@ -15,19 +15,9 @@ from hypothesis import strategies as st
 from receiver.adapters import codes
 from receiver.adapters.base import Ack, ParseError
 from receiver.adapters.twilio import ADAPTER
-from receiver.model import (
-    Channel,
-    CodeInfo,
-    ErrorClass,
-    Event,
-    RawRequest,
-    Status,
-    Submission,
-)
-from tests.support import CORPUS as CORPUS_DIR
-
-CORPUS = CORPUS_DIR / "twilio.json"  # a copy of shared/corpus kept with the tests
-FORM = "application/x-www-form-urlencoded"
+from receiver.model import Channel, CodeInfo, ErrorClass, Event, RawRequest, Status
+from tests.unit import adapter_support as support
+from tests.unit.adapter_support import FORM
 
 # corpus example 0: Status callback when an outbound SMS changes status to 'sent' - VERBATIM from Tw
 DOC_SENT = (
@@ -83,25 +73,8 @@ EXAMPLES = (DOC_SENT, REST_RESOURCE, FAILED_21610, READ_WHATSAPP)
 SID = "SMe287d7109a5a925f182f0e07fe5b223b"
 
 
-def request(
-    body: str | bytes = b"",
-    *,
-    query: tuple[tuple[str, str], ...] = (),
-    content_type: str = FORM,
-    method: str = "POST",
-) -> RawRequest:
-    raw = body.encode() if isinstance(body, str) else body
-    return RawRequest(method, "/v1/callbacks/twilio", query, {}, raw, content_type)
-
-
-def parse(body: str | bytes = b"", **kwargs: Any) -> list[Event]:
-    return ADAPTER.parse_callback(request(body, **kwargs), {})
-
-
-def one(body: str | bytes = b"", **kwargs: Any) -> Event:
-    events = parse(body, **kwargs)
-    assert len(events) == 1
-    return events[0]
+CALLBACKS = support.Callbacks(ADAPTER, "twilio", FORM)
+request, parse, one = CALLBACKS.request, CALLBACKS.parse, CALLBACKS.one
 
 
 def callback(**fields: str) -> Event:
@@ -115,8 +88,7 @@ def doc_rendering_as_form(rendered: str) -> str:
 
 
 def test_every_corpus_example_is_tested_here() -> None:
-    examples = json.loads(CORPUS.read_text())["examples"]
-    assert {example["body_verbatim"] for example in examples} == set(EXAMPLES)
+    assert support.corpus_bodies("twilio.json") == set(EXAMPLES)
 
 
 # --- corpus examples -------------------------------------------------------------------
@@ -332,7 +304,7 @@ TABLES = codes.load("twilio")
 
 
 def rows(table: str) -> list[CodeInfo]:
-    return list(TABLES.tables[table].values())
+    return support.rows("twilio", table)
 
 
 @pytest.mark.parametrize("row", rows("status"), ids=lambda row: row.code)
@@ -367,17 +339,7 @@ def test_tables_cover_what_users_meet_most() -> None:
 # --- submit responses -----------------------------------------------------------------
 
 
-def submission(response: Any, http: int | None = 201) -> Submission:
-    return Submission(
-        provider_key="twilio",
-        channel=Channel.SMS,
-        client_ref="order-1",
-        provider_message_ids=(),
-        destination="+15558675310",
-        submitted_at=None,
-        submit_response=response,
-        submit_http_status=http,
-    )
+submission = support.Submissions("twilio", Channel.SMS, "order-1", "+15558675310", http=201)
 
 
 def test_submit_message_resource() -> None:
@@ -430,23 +392,12 @@ KEYS = [
     "CallSid",
 ]
 REST_KEYS = ["sid", "status", "error_code", "price", "price_unit", "num_segments", "date_updated"]
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=12,
-)
+JSON_VALUES = support.json_values()
 TEXTS = st.text(max_size=24) | st.sampled_from(["sent", "failed", "30003", "whatsapp:+1", ""])
 
 
 def survives(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
-        assert isinstance(event.status, Status)
-        assert event.cost is None or isinstance(event.cost, Decimal)
-        json.dumps(event.details)
+    support.only_parse_error(ADAPTER, req)
 
 
 @settings(max_examples=150, deadline=None)
@@ -456,13 +407,13 @@ def test_fuzz_bytes(body: bytes, content_type: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), TEXTS))
+@given(st.dictionaries(support.names(KEYS), TEXTS))
 def test_fuzz_forms(fields: dict[str, str]) -> None:
     survives(request(urlencode(fields)))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(KEYS) | st.text(max_size=8), TEXTS), max_size=8))
+@given(st.lists(st.tuples(support.names(KEYS), TEXTS), max_size=8))
 def test_fuzz_query_strings(pairs: list[tuple[str, str]]) -> None:
     survives(request(query=tuple(pairs), method="GET"))
 

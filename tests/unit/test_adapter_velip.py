@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
@@ -14,40 +14,22 @@ from hypothesis import strategies as st
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.adapters.velip import ADAPTER
-from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+from receiver.model import Channel, ErrorClass, RawRequest, Status
+from tests.unit import adapter_support as support
+from tests.unit.adapter_support import FORM
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+JSON_VALUES = support.SEED_JSON
 FIELDS = ["cd_id", "cdls_id", "ctid", "cd_status", "value", "rate", "dur", "cd_amdasw", "dest"]
 SCALARS = (
     st.none() | st.integers() | st.text(max_size=12) | st.sampled_from(["OK", "BUSY", "0,050", "0"])
 )
 
 
-def request(
-    body: bytes = b"",
-    *,
-    query: str = "",
-    content_type: str = "application/json",
-    method: str = "POST",
-) -> RawRequest:
-    return RawRequest(
-        method,
-        "/v1/callbacks/velip",
-        tuple(parse_qsl(query, keep_blank_values=True)),
-        {},
-        body,
-        content_type,
-    )
+CALLBACKS = support.Callbacks(ADAPTER, "velip")
+request = CALLBACKS.request
 
 
-def submit(response: Any, http: int | None = 200, channel: Channel = Channel.SMS) -> Submission:
-    return Submission("velip", channel, "order-abc-123", (), "5511999999999", None, response, http)
+submit = support.Submissions("velip", Channel.SMS, "order-abc-123", "5511999999999")
 
 
 def envelope(status: str, code: str, cdls_id: str = "1234567") -> dict[str, Any]:
@@ -141,7 +123,7 @@ def test_status_text_picks_the_meaning_of_a_two_meaning_code(
 
 def test_meta_code_passed_through_on_whatsapp() -> None:
     outcome = ADAPTER.parse_submit(
-        submit(envelope("Something went wrong", "131000", "0"), 400, Channel.WHATSAPP), {}
+        submit(envelope("Something went wrong", "131000", "0"), 400, channel=Channel.WHATSAPP), {}
     )
     [event] = outcome.events
     assert (event.status, event.error_code, event.error_class, event.retryable) == (
@@ -154,7 +136,7 @@ def test_meta_code_passed_through_on_whatsapp() -> None:
 
 def test_unknown_code_is_rejected_without_an_id_and_unknown_with_one() -> None:
     [no_id] = ADAPTER.parse_submit(
-        submit(envelope("x", "131999", "0"), 400, Channel.WHATSAPP), {}
+        submit(envelope("x", "131999", "0"), 400, channel=Channel.WHATSAPP), {}
     ).events
     [with_id] = ADAPTER.parse_submit(submit(envelope("x", "999")), {}).events
     assert (no_id.status, no_id.error_class, no_id.error_code) == (
@@ -250,19 +232,15 @@ def test_call_failures_carry_the_cause(status: str) -> None:
 
 def test_one_call_as_a_form_post_and_as_a_get_query() -> None:
     fields = {"cd_id": "42_5", "ctid": "c5", "cd_status": "NOANSWER", "value": "0,10"}
-    [posted] = ADAPTER.parse_callback(
-        request(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded"), {}
-    )
-    [got] = ADAPTER.parse_callback(request(query=urlencode(fields), method="GET"), {})
+    [posted] = ADAPTER.parse_callback(CALLBACKS.form(fields), {})
+    [got] = ADAPTER.parse_callback(CALLBACKS.get(urlencode(fields)), {})
     assert posted == got
     assert (posted.status, posted.cost, posted.client_ref) == (Status.FAILED, Decimal("0.10"), "c5")
 
 
 def test_php_style_form_lists() -> None:
     form = "calls[0][cd_id]=42_1&calls[0][cd_status]=OK&calls[1][ctid]=x&calls[1][cd_status]=BUSY"
-    first, second = ADAPTER.parse_callback(
-        request(form.encode(), content_type="application/x-www-form-urlencoded"), {}
-    )
+    first, second = ADAPTER.parse_callback(request(form, content_type=FORM), {})
     assert (first.provider_message_id, first.status) == ("42_1", Status.DELIVERED)
     assert (second.client_ref, second.provider_message_id, second.status) == (
         "x",
@@ -291,13 +269,7 @@ def test_unusable_calls_raise_parse_error(body: Any) -> None:
 
 
 def _callback_only_raises_parse_error(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, {})
-    except ParseError:
-        return
-    for event in events:
-        assert event.provider_message_id or event.client_ref
-        assert event.cost is None or (isinstance(event.cost, Decimal) and event.currency)
+    support.only_parse_error(ADAPTER, req)
 
 
 @given(st.binary())
@@ -311,13 +283,10 @@ def test_fuzz_json(value: Any) -> None:
         _callback_only_raises_parse_error(request(json.dumps(body).encode()))
 
 
-@given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), st.text(max_size=12)))
+@given(st.dictionaries(support.names(FIELDS, 12), st.text(max_size=12)))
 def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
-    encoded = urlencode(fields)
-    _callback_only_raises_parse_error(
-        request(encoded.encode(), content_type="application/x-www-form-urlencoded")
-    )
-    _callback_only_raises_parse_error(request(query=encoded, method="GET"))
+    for req in CALLBACKS.form_and_query(fields):
+        _callback_only_raises_parse_error(req)
 
 
 @given(
@@ -334,5 +303,5 @@ def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
     st.sampled_from(Channel),
 )
 def test_fuzz_submit_never_raises(response: Any, http: int | None, channel: Channel) -> None:
-    outcome = ADAPTER.parse_submit(submit(response, http, channel), {})
+    outcome = ADAPTER.parse_submit(submit(response, http, channel=channel), {})
     assert outcome.events

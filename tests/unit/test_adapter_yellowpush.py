@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.adapters.base import ParseError
 from receiver.adapters.yellowpush import ADAPTER, digits
-from receiver.model import Channel, ErrorClass, RawRequest, Status, Submission
+from receiver.model import Channel, ErrorClass, RawRequest, Status
+from tests.unit import adapter_support as support
 
 # verbatim examples of seed 003
 MISSING_PARAMETERS = {"message": "Missing parameters", "code": 1, "listErrors": None}
@@ -25,36 +24,12 @@ BAD_NUMBERS = {
     ],
 }
 OPTIONS = {"id_field": "data.id", "status_field": "data.state", "status_map": {"DONE": "delivered"}}
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+JSON_VALUES = support.SEED_JSON
 
 
-def request(
-    body: bytes = b"",
-    *,
-    query: str = "",
-    content_type: str = "application/json",
-    method: str = "POST",
-) -> RawRequest:
-    return RawRequest(
-        method,
-        "/v1/callbacks/yellowpush",
-        tuple(parse_qsl(query, keep_blank_values=True)),
-        {},
-        body,
-        content_type,
-    )
-
-
-def submit(
-    response: Any, http: int | None, destination: str | None = "+573195112933"
-) -> Submission:
-    return Submission("yellowpush", Channel.SMS, "c-1", (), destination, None, response, http)
+CALLBACKS = support.Callbacks(ADAPTER, "yellowpush")
+request = CALLBACKS.request
+submit = support.Submissions("yellowpush", Channel.SMS, "c-1", "+573195112933")
 
 
 def test_digits_ignore_plus_and_leading_zeros() -> None:
@@ -63,7 +38,7 @@ def test_digits_ignore_plus_and_leading_zeros() -> None:
 
 @pytest.mark.parametrize("destination", ["+573195112933", "573167628372", "00573167628372"])
 def test_a_number_named_in_list_errors_is_rejected(destination: str) -> None:
-    [event] = ADAPTER.parse_submit(submit(BAD_NUMBERS, 400, destination), {}).events
+    [event] = ADAPTER.parse_submit(submit(BAD_NUMBERS, 400, destination=destination), {}).events
     assert (event.status, event.error_class, event.retryable) == (
         Status.REJECTED,
         ErrorClass.RECIPIENT,
@@ -74,13 +49,15 @@ def test_a_number_named_in_list_errors_is_rejected(destination: str) -> None:
 
 
 def test_other_numbers_of_the_batch_keep_going() -> None:
-    [event] = ADAPTER.parse_submit(submit(BAD_NUMBERS, 400, "+5511999999999"), {}).events
+    [event] = ADAPTER.parse_submit(
+        submit(BAD_NUMBERS, 400, destination="+5511999999999"), {}
+    ).events
     assert event.status is Status.ACCEPTED and event.error_class is None
     assert event.details["list_errors"] == 2
 
 
 def test_without_a_destination_the_outcome_is_unknown() -> None:
-    [event] = ADAPTER.parse_submit(submit(BAD_NUMBERS, 400, None), {}).events
+    [event] = ADAPTER.parse_submit(submit(BAD_NUMBERS, 400, destination=None), {}).events
     assert (event.status, event.error_class) == (Status.UNKNOWN, ErrorClass.UNKNOWN)
 
 
@@ -134,11 +111,7 @@ def test_callbacks_without_configuration_are_kept_as_unknown() -> None:
 
 
 def _callback_only_raises_parse_error(req: RawRequest) -> None:
-    try:
-        events = ADAPTER.parse_callback(req, OPTIONS)
-    except ParseError:
-        return
-    assert all(event.provider_message_id or event.client_ref for event in events)
+    support.only_parse_error(ADAPTER, req, OPTIONS)
 
 
 @given(st.binary())
@@ -158,11 +131,8 @@ def test_fuzz_json(value: Any) -> None:
     )
 )
 def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
-    encoded = urlencode(fields)
-    _callback_only_raises_parse_error(
-        request(encoded.encode(), content_type="application/x-www-form-urlencoded")
-    )
-    _callback_only_raises_parse_error(request(query=encoded, method="GET"))
+    for req in CALLBACKS.form_and_query(fields):
+        _callback_only_raises_parse_error(req)
 
 
 @given(
@@ -175,4 +145,4 @@ def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
     st.none() | st.text(max_size=16),
 )
 def test_fuzz_submit_never_raises(response: Any, http: int | None, destination: str | None) -> None:
-    assert ADAPTER.parse_submit(submit(response, http, destination), {}).events
+    assert ADAPTER.parse_submit(submit(response, http, destination=destination), {}).events

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -16,19 +15,11 @@ from receiver.adapters import _smpp_receipt as smpp
 from receiver.adapters import codes
 from receiver.adapters.base import ParseError
 from receiver.model import ErrorClass, Status
-from tests import support
-
-CORPUS = support.CORPUS
-
-
-def corpus(name: str) -> dict[str, Any]:
-    path = CORPUS / name
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+from tests.unit import adapter_support as support
 
 
 def smpp_examples() -> list[dict[str, Any]]:
-    examples: list[dict[str, Any]] = corpus("smpp_dlr.json")["examples"]
+    examples: list[dict[str, Any]] = support.corpus("smpp_dlr.json")["examples"]
     return examples
 
 
@@ -100,7 +91,7 @@ def test_corpus_dates_10_and_12_digits() -> None:
 
 
 def test_every_corpus_status_is_mapped() -> None:
-    for row in corpus("smpp_dlr.json")["statuses"]:
+    for row in support.corpus("smpp_dlr.json")["statuses"]:
         info = smpp.stat_info(row["value"])
         assert info.error_class is not ErrorClass.UNKNOWN, row["value"]
         if row["final"] is True and row["value"] != "ACCEPTD":
