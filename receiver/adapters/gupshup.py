@@ -146,6 +146,7 @@ class GupshupAdapter(Adapter):
             status=Status.UNKNOWN,
             provider_message_id=self.canonical_id(raw_id, options) if raw_id else None,
             raw_message_id=raw_id,
+            aliases=self._aliases(raw_id, whatsapp_id, options),
             error_code=code,
             # Meta's time of the status when given, else when Gupshup sent the callback
             provider_time=timestamp(inner.get("ts")) or timestamp(doc.get("timestamp")),
@@ -153,6 +154,15 @@ class GupshupAdapter(Adapter):
             recipient=text(payload.get("destination")),
             details=compact(details),
         ).with_code(meta.outcome("gupshup", raw_status, code))
+
+    def _aliases(
+        self, raw_id: str | None, whatsapp_id: str | None, options: Options
+    ) -> tuple[str, ...]:
+        """The WhatsApp id, when the event is keyed on the Gupshup id: a later report that
+        carries only the WhatsApp id still finds the message through it."""
+        if raw_id is None or whatsapp_id is None or whatsapp_id == raw_id:
+            return ()
+        return (self.canonical_id(whatsapp_id, options),)
 
     def _v3(
         self, item: dict[str, Any], value: dict[str, Any], doc: dict[str, Any], options: Options
@@ -175,6 +185,7 @@ class GupshupAdapter(Adapter):
             status=Status.UNKNOWN,
             provider_message_id=self.canonical_id(raw_id, options),
             raw_message_id=raw_id,
+            aliases=self._aliases(raw_id, whatsapp_id, options),
             client_ref=text(item.get("biz_opaque_callback_data")),
             error_code=code,
             provider_time=timestamp(item.get("timestamp")),
