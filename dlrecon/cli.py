@@ -120,6 +120,8 @@ def db_stop(ctx: Context) -> None:
     if ctx.settings.database.url is not None:
         raise click.ClickException("a DATABASE_URL is configured: nothing embedded to stop")
     embedded = runtime.embedded_for(ctx.settings)
+    if (owner := embedded.owner()) is not None:
+        raise click.ClickException(f"in use by dlrecon process {owner}: stop that one instead")
     embedded.owned = True
     embedded.stop()
     click.echo("stopped")
@@ -363,6 +365,61 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
+
+
+@cli.command()
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="The dlrecon.")
+@click.option("--token", help="API token (send+read; default: the configuration's first).")
+@click.option("--messages", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--providers", help="Provider keys, comma-separated (default: all simulated).")
+@click.option("--duplicates", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--reorder", type=click.FloatRange(0, 1), default=0.2, show_default=True)
+@click.option("--delay-ms", default="0..5", show_default=True, help="N or A..B per callback.")
+@click.option("--drops", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option("--orphans", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--multipart", type=click.FloatRange(0, 1), default=0.2, show_default=True)
+@click.option("--failures", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--price-deviation", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option("--seed", type=int, help="Seed for reproducible faults (default: random).")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sim.json"),
+    show_default=True,
+    help="Where to write what dlrecon must show.",
+)
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Compare the running dlrecon with this record instead of simulating.",
+)
+@click.option("--timeout", type=float, default=60, show_default=True, help="--check: seconds.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def simulate(ctx: Context, /, **params: Any) -> None:
+    """Send realistic, signed provider traffic to a running dlrecon; --check compares."""
+    from dlrecon import simulate as sim
+
+    code = sim.command(ctx.settings, params)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--messages", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's database and files here (default: a temporary folder, removed).",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def demo(messages: int, seed: int, data_dir: Path | None, fmt: str) -> None:
+    """Start dlrecon on a throwaway embedded Postgres, simulate traffic, check, trace one."""
+    from dlrecon import demo as demo_module
+
+    sys.exit(demo_module.run(messages=messages, seed=seed, data_dir=data_dir, fmt=fmt))
 
 
 def main() -> None:

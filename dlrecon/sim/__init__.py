@@ -1,0 +1,1 @@
+"""Simulated provider traffic for `dlrecon simulate` and `dlrecon demo`."""
