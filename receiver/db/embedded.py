@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,13 +43,26 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("dlrecon"))
 
 
+# Unix socket paths are limited to 107 bytes; Postgres adds "/.s.PGSQL.5432" (14)
+_SOCKET_PATH_MAX = 107 - len("/.s.PGSQL.5432")
+
+
+def socket_dir_for(data_dir: Path) -> Path:
+    """`data_dir/run`, or a short folder in the temp dir named after it when that is too long."""
+    preferred = data_dir / "run"
+    if len(str(preferred).encode()) <= _SOCKET_PATH_MAX:
+        return preferred
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"dlrecon-{digest}"
+
+
 class EmbeddedPostgres:
     """One Postgres cluster in `data_dir/pgdata`, socket in `data_dir/run`."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.pgdata = self.data_dir / "pgdata"
-        self.socket_dir = self.data_dir / "run"
+        self.socket_dir = socket_dir_for(self.data_dir)
         self.owner_file = self.data_dir / "owner.pid"
         self.owned = False
         with warnings.catch_warnings():
