@@ -16,7 +16,7 @@ from receiver.db import events as event_store
 from receiver.db import inbox as inbox_store
 from receiver.db.events import EventRow
 from receiver.db.inbox import InboxRow
-from receiver.db.pool import Pool, describe, translated
+from receiver.db.pool import UNAVAILABLE, Connection, Pool, describe, translated
 from receiver.errors import DatabaseUnavailable
 from receiver.metrics import Metrics
 from receiver.model import Event, RawRequest, Source
@@ -44,11 +44,18 @@ def raw_request(row: InboxRow) -> RawRequest:
 
 @dataclass(slots=True)
 class _Outcome:
+    """What became of each claimed inbox row (parallel lists), and the events to store."""
+
     ids: list[int] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     reasons: list[str | None] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     rows: list[EventRow] = field(default_factory=list)
+
+    def quarantine(self, index: int, reason: str) -> None:
+        self.states[index] = "quarantined"
+        self.reasons[index] = reason[:1000]
+        self.counts[index] = 0
 
 
 def parse_row(row: InboxRow, settings: Settings) -> list[Event]:
@@ -67,52 +74,95 @@ def parse_row(row: InboxRow, settings: Settings) -> list[Event]:
 
 
 async def process_batch(pool: Pool, settings: Settings, metrics: Metrics) -> int:
-    """Process up to one batch of pending inbox rows in one transaction; return how many."""
+    """Process up to one batch of pending inbox rows in one transaction; return how many.
+
+    If the database refuses the batch's events (not a connectivity problem: a value it
+    cannot store), the batch is done again row by row, and the rows it refuses are
+    quarantined with the reason, so one bad callback never blocks the others.
+    """
+    try:
+        return await _process(pool, settings, metrics, row_by_row=False)
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:
+        log.warning("processor_batch_refused", error=describe(exc))
+        return await _process(pool, settings, metrics, row_by_row=True)
+
+
+async def _process(pool: Pool, settings: Settings, metrics: Metrics, *, row_by_row: bool) -> int:
     async with translated(), pool.acquire() as conn, conn.transaction():
         rows = await inbox_store.claim_pending(conn, limit=settings.processor.batch_size)
         if not rows:
             return 0
-        out = _Outcome()
-        for row in rows:
-            out.ids.append(row.id)
-            try:
-                parsed = parse_row(row, settings)
-            except ParseError as exc:
-                out.states.append("quarantined")
-                out.reasons.append(str(exc)[:1000])
-                out.counts.append(0)
-                metrics.quarantined.labels(row.provider_key).inc()
-                log.warning(
-                    "callback_quarantined",
-                    provider=row.provider_key,
-                    inbox_id=row.id,
-                    reason=str(exc)[:200],
-                )
-                continue
-            out.states.append("processed")
-            out.reasons.append(None)
-            out.counts.append(len(parsed))
-            for event in parsed:
-                out.rows.append(
-                    EventRow(
-                        row.provider_key,
-                        Source.CALLBACK,
-                        event,
-                        received_at=row.received_at,
-                        inbox_id=row.id,
-                    )
-                )
-        inserted = await event_store.insert(conn, out.rows)
-        touched = await event_store.match(conn, inserted)
-        await event_store.refresh_status(conn, touched)
+        out = _parse(rows, settings)
+        if row_by_row:
+            await _store_each(conn, out)
+        else:
+            await _store(conn, out.rows)
         await inbox_store.mark(
             conn, ids=out.ids, states=out.states, reasons=out.reasons, event_counts=out.counts
         )
+    for state, key in zip(out.states, (r.provider_key for r in rows), strict=True):
+        if state == "quarantined":
+            metrics.quarantined.labels(key).inc()
     for r in out.rows:
         metrics.events.labels(r.provider_key, r.event.status.value).inc()
         if r.event.description == "unmapped code":
             metrics.unmapped_codes.labels(r.provider_key).inc()
     return len(rows)
+
+
+def _parse(rows: list[InboxRow], settings: Settings) -> _Outcome:
+    out = _Outcome()
+    for row in rows:
+        out.ids.append(row.id)
+        try:
+            parsed = parse_row(row, settings)
+        except ParseError as exc:
+            out.states.append("quarantined")
+            out.reasons.append(str(exc)[:1000])
+            out.counts.append(0)
+            log.warning(
+                "callback_quarantined",
+                provider=row.provider_key,
+                inbox_id=row.id,
+                reason=str(exc)[:200],
+            )
+            continue
+        out.states.append("processed")
+        out.reasons.append(None)
+        out.counts.append(len(parsed))
+        out.rows.extend(
+            EventRow(row.provider_key, Source.CALLBACK, event, row.received_at, inbox_id=row.id)
+            for event in parsed
+        )
+    return out
+
+
+async def _store(conn: Connection, rows: list[EventRow]) -> None:
+    inserted = await event_store.insert(conn, rows)
+    touched = await event_store.match(conn, inserted)
+    await event_store.refresh_status(conn, touched)
+
+
+async def _store_each(conn: Connection, out: _Outcome) -> None:
+    """Store each inbox row's events under a savepoint; quarantine the rows refused."""
+    kept: list[EventRow] = []
+    for index, inbox_id in enumerate(out.ids):
+        rows = [r for r in out.rows if r.inbox_id == inbox_id]
+        if not rows:
+            continue
+        try:
+            async with conn.transaction():
+                await _store(conn, rows)
+        except (DatabaseUnavailable, *UNAVAILABLE):
+            raise
+        except Exception as exc:
+            out.quarantine(index, f"events could not be stored: {describe(exc)}")
+            log.warning("callback_quarantined", inbox_id=inbox_id, reason=describe(exc)[:200])
+            continue
+        kept.extend(rows)
+    out.rows = kept
 
 
 async def sweep_orphans(pool: Pool) -> int:
