@@ -58,9 +58,12 @@ class InboxWriter:
             raise Overloaded("inbox queue is full") from None
         self._metrics.inbox_queue.set(self._queue.qsize())
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._settings.commit_timeout)
+            # one timer per request; no shield: a waiter that gives up cancels only its
+            # future, the row stays in its batch and may still commit later (the provider's
+            # retry is then a harmless duplicate)
+            async with asyncio.timeout(self._settings.commit_timeout):
+                return await future
         except TimeoutError:
-            # it may still commit later: the provider's retry is then a harmless duplicate
             raise DatabaseUnavailable("inbox commit timed out") from None
 
     def start(self) -> None:
@@ -112,6 +115,12 @@ class InboxWriter:
                 ids = await inbox_store.insert_batch(conn, [row for row, _ in batch])
         except Exception as exc:  # every request of the batch must learn it failed
             log.warning("inbox_batch_failed", size=len(batch), error=describe(exc))
+            if len(batch) > 1 and not isinstance(exc, DatabaseUnavailable):
+                # the database is there but refused a row: write each row alone, so one
+                # request the database cannot store does not fail the others of its batch
+                for item in batch:
+                    await self._write([item])
+                return
             error = DatabaseUnavailable(f"inbox write failed: {describe(exc)}")
             for _, future in batch:
                 if not future.done():

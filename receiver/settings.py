@@ -9,10 +9,20 @@ import enum
 import ipaddress
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,6 +69,7 @@ class ProviderSettings(BaseModel):
     """One provider key (`[providers.KEY]`). Extra keys are adapter options."""
 
     model_config = ConfigDict(extra="allow")
+    _options: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     adapter: str | None = None
     verify: Literal["enforce", "quarantine", "off"] = "enforce"
@@ -80,9 +91,13 @@ class ProviderSettings(BaseModel):
     def has_verification(self) -> bool:
         return bool(self.signing_secrets or self.basic_auth or self.path_token or self.allow_ips)
 
-    def options(self) -> dict[str, Any]:
-        """Everything the adapter may read (its own extra keys included)."""
-        return dict(self)
+    def model_post_init(self, context: Any) -> None:
+        # computed once: callbacks read the options on every request
+        self._options = dict(self)
+
+    def options(self) -> Mapping[str, Any]:
+        """Everything the adapter may read (its own extra keys included), read-only."""
+        return MappingProxyType(self._options)
 
 
 class ServerSettings(BaseModel):

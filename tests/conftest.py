@@ -101,3 +101,93 @@ async def client(database_url: str, settings: Settings) -> AsyncIterator[TestCli
     app = create_app(settings, database_url)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+# ---- configured secrets never appear in logs -------------------------------------------------
+# Every line written while a test runs (pytest captures stdout, stderr and log records of each
+# setup/call/teardown, including structlog's output wherever it is configured to go) and every
+# `dlrecon serve` log file of the acceptance and fault tiers (read when the Service closes it)
+# is searched for each configured secret; the session fails if one is found.
+
+
+def _secret_values() -> dict[str, str]:
+    import base64
+
+    from tests.support import SECRETS, TOKENS
+
+    values = {f"SECRETS[{k}]": v for k, v in SECRETS.items()}
+    values.update({f"TOKENS[{k}]": v for k, v in TOKENS.items()})
+    basic = base64.b64encode(f"velip:{SECRETS['velip_password']}".encode()).decode()
+    values["basic auth header of velip"] = basic
+    try:  # the acceptance configuration's tokens
+        import tomllib
+
+        from tests.acceptance.conftest import CONFIG
+
+        for entry in tomllib.loads(CONFIG).get("api", {}).get("tokens", []):
+            values[f"acceptance token {entry.get('name') or entry['token'][:4]}"] = entry["token"]
+    except ImportError:
+        pass
+    return values
+
+
+class SecretLeaks:
+    """Collects where secrets were seen; `scan` is called for every captured text."""
+
+    def __init__(self) -> None:
+        self.secrets = _secret_values()
+        self.found: list[str] = []
+        self.scanned = 0
+
+    def scan(self, where: str, text: str) -> None:
+        self.scanned += len(text)
+        for name, secret in self.secrets.items():
+            at = text.find(secret)
+            if at >= 0:
+                line = text[text.rfind("\n", 0, at) + 1 : text.find("\n", at) % (len(text) + 1)]
+                self.found.append(f"{name} in {where}: {line.replace(secret, '<SECRET>')[:300]}")
+
+
+LEAKS = SecretLeaks()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for section, text in report.sections:
+        LEAKS.scan(f"{report.nodeid} [{section}]", text)
+    if report.longreprtext:
+        LEAKS.scan(f"{report.nodeid} [{report.when} failure report]", report.longreprtext)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _scan_serve_logs() -> Iterator[None]:
+    """Read every `dlrecon serve` log file when its Service closes it (before its folder goes)."""
+    try:
+        from tests.acceptance.conftest import Service
+    except ImportError:
+        yield
+        return
+    original = Service.close_log
+
+    def close_and_scan(self: Service) -> None:
+        original(self)
+        if self.log.exists():
+            LEAKS.scan(f"serve log {self.log.name}", self.log.read_text(errors="replace"))
+
+    Service.close_log = close_and_scan  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Service.close_log = original  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not LEAKS.found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["", "CONFIGURED SECRETS FOUND IN LOGS:", *LEAKS.found[:50]]
+    if reporter is not None:
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("\n".join(lines))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -23,18 +23,31 @@ routes = web.RouteTableDef()
 REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
-def _stored_query(request: web.Request) -> str:
-    pairs = [
-        (k, "[redacted]" if k == verification.PATH_TOKEN_PARAM else v)
-        for k, v in request.query.items()
-    ]
+def _stored_query(query: tuple[tuple[str, str], ...]) -> str:
+    if not query:
+        return ""
+    pairs = [(k, "[redacted]" if k == verification.PATH_TOKEN_PARAM else v) for k, v in query]
     return urlencode(pairs)
 
 
-def _stored_headers(request: web.Request) -> dict[str, str]:
+def _storable(text: str) -> str:
+    """Text a jsonb column can hold. Header bytes that were not UTF-8 reach us as lone
+    surrogates; they become `\\xNN` escapes (and NUL `\\x00`). Valid text is unchanged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        escaped = all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+        raw = text.encode("utf-8", "surrogateescape" if escaped else "surrogatepass")
+        text = raw.decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00")
+
+
+def _stored_headers(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` has lower-cased names already. One header the database cannot store must not
+    fail the whole batch it is written with, so each is made storable."""
     return {
-        name.lower(): "[redacted]" if name.lower() in REDACTED_HEADERS else value
-        for name, value in request.headers.items()
+        _storable(name): "[redacted]" if name in REDACTED_HEADERS else _storable(value)
+        for name, value in headers.items()
     }
 
 
@@ -52,11 +65,12 @@ async def callback(request: web.Request) -> web.Response:
     adapter = adapters.get(settings.adapter_name(key))
     options = provider.options()
     body = await read_limited(request, settings.server.max_body_bytes)
+    headers = {k.lower(): v for k, v in request.headers.items()}
     raw = RawRequest(
         method=request.method,
         path=request.path,
         query=tuple(request.query.items()),
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
         body=body,
         content_type=request.content_type.lower(),
         remote=request.remote,
@@ -89,8 +103,8 @@ async def callback(request: web.Request) -> web.Response:
         provider_key=key,
         method=request.method,
         path=request.path,
-        query=_stored_query(request),
-        headers=_stored_headers(request),
+        query=_stored_query(raw.query),
+        headers=_stored_headers(headers),
         body=body,
         remote_addr=request.remote,
         verification=stored_verification,

@@ -18,6 +18,40 @@ routes = web.RouteTableDef()
 
 MAX_REGISTER_BYTES = 64 * 1024 * 1024
 MAX_ITEMS = 10000
+NUL = "\x00"
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is anywhere in a decoded JSON value (keys too).
+
+    Postgres stores no NUL in text or jsonb: such input is refused up front, not a 500.
+    Iterative, so deeply nested values cannot exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if NUL in str(key):
+                    return True
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _loads(text: str) -> Any:
+    try:
+        return loads_exact(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise json.JSONDecodeError(str(exc), text, 0) from None
 
 
 def parse_items(body: bytes, content_type: str) -> tuple[list[Any], dict[int, str]]:
@@ -28,7 +62,7 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], dict[int, st
         raise InvalidInput("empty body: send a JSON object, a JSON array or NDJSON")
     if "ndjson" not in content_type and "jsonlines" not in content_type:
         try:
-            decoded = loads_exact(stripped)
+            decoded = _loads(stripped)
         except json.JSONDecodeError:
             decoded = None
         else:
@@ -39,7 +73,7 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], dict[int, st
         if not line.strip():
             continue
         try:
-            items.append(loads_exact(line))
+            items.append(_loads(line))
         except json.JSONDecodeError as exc:
             errors[len(items)] = f"line {line_no}: invalid JSON: {exc.msg}"
             items.append(None)
@@ -55,8 +89,13 @@ async def register(request: web.Request) -> web.Response:
         items, line_errors = parse_items(body, request.content_type)
     except UnicodeDecodeError:
         raise InvalidInput("body is not valid UTF-8") from None
+    if not items:
+        raise InvalidInput("no messages: send a JSON object, a non-empty array or NDJSON")
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"at most {MAX_ITEMS} messages per request")
+    for i, item in enumerate(items):
+        if i not in line_errors and has_nul(item):
+            line_errors[i] = "contains a NUL character (\\u0000), which cannot be stored"
     good = [(i, item) for i, item in enumerate(items) if i not in line_errors]
     async with translated(), request.app[keys.POOL].acquire() as conn:
         results = await registry.register(
@@ -105,6 +144,8 @@ async def find_messages(request: web.Request) -> web.Response:
     q = request.query
     if not (q.get("provider_message_id") or q.get("client_ref")):
         raise InvalidInput("give provider_message_id or client_ref (with provider)")
+    if any(NUL in value for value in q.values()):
+        raise InvalidInput("query parameters must not contain NUL characters")
     async with translated(), request.app[keys.POOL].acquire() as conn:
         views = await lookup.find(
             conn,

@@ -124,6 +124,30 @@ _MESSAGE = {
     },
 }
 
+_REGISTERED = {
+    "type": "object",
+    "required": ["created", "existing", "errors", "results"],
+    "properties": {
+        "created": {"type": "integer", "minimum": 0},
+        "existing": {"type": "integer", "minimum": 0},
+        "errors": {"type": "integer", "minimum": 0},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index"],
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "error": {"type": "string"},
+                    "message_id": {"type": "integer"},
+                    "created": {"type": "boolean"},
+                    "warning": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
 _CALLBACK = {
     "summary": "Provider delivery callback (verified per provider key, stored, acknowledged)",
     "security": [],
@@ -168,6 +192,7 @@ SPEC: dict[str, Any] = {
                 },
             },
             "MessageIn": _MESSAGE_IN,
+            "Registered": _REGISTERED,
             "Message": _MESSAGE,
         },
     },
@@ -194,24 +219,20 @@ SPEC: dict[str, Any] = {
                         "application/x-ndjson": {"schema": {"type": "string"}},
                     },
                 },
-                "responses": _responses(
-                    _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "created": {"type": "integer"},
-                                "existing": {"type": "integer"},
-                                "errors": {"type": "integer"},
-                                "results": {"type": "array", "items": {"type": "object"}},
-                            },
-                        }
+                "responses": {
+                    **_responses(
+                        _json({"$ref": "#/components/schemas/Registered"}), 401, 403, 413, 503
                     ),
-                    400,
-                    401,
-                    403,
-                    413,
-                    503,
-                ),
+                    "400": _json(
+                        {
+                            "oneOf": [
+                                _ERROR,
+                                {"$ref": "#/components/schemas/Registered"},
+                            ]
+                        },
+                        "Invalid input: an error, or per-item results when every item failed",
+                    ),
+                },
             },
             "get": {
                 "summary": "Find messages by provider id or client reference; scope read",

@@ -1,0 +1,165 @@
+"""Shared plumbing for the benchmarks: a throw-away embedded Postgres, configs, tools, machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+DLRECON = VENV_BIN / "dlrecon"
+PYTHON = VENV_BIN / "python"
+
+# secrets of the benchmark configuration (throw-away, 127.0.0.1 only)
+HELLIO_SECRET = "bench-hellio-signing-secret"
+GENIQ_TOKEN = "bench-geniq-path-token-7f3c9a1e5b2d4c6e8a0b"
+TWILIO_TOKEN = "bench-twilio-auth-token-0123456789abcdef"
+TWILIO_PUBLIC_URL = "https://dlrecon.example.com/v1/callbacks/twilio"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_tool(name: str) -> str:
+    """The tool's path; installs the Debian package of the same name when it is missing."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        sys.exit(f"{name} is not installed: apt-get install -y {name}")
+    log(f"installing {name} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    if subprocess.run(["apt-get", "install", "-y", name], **quiet, timeout=600).returncode:
+        subprocess.run(["apt-get", "update"], **quiet, timeout=600, check=True)
+        subprocess.run(["apt-get", "install", "-y", name], **quiet, timeout=600, check=True)
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"could not install {name}")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def embedded_postgres(keep: bool = False) -> Iterator[tuple[str, Path]]:
+    """A fresh embedded Postgres in a temporary folder: (url, folder). Stopped and removed after."""
+    sys.path.insert(0, str(ROOT))
+    from receiver.db.embedded import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix="dlrecon-bench-"))
+    folder.chmod(0o755)  # as root, Postgres runs as its own user and must reach the folder
+    embedded = EmbeddedPostgres(folder / "pg")
+    log(f"starting embedded Postgres in {folder}")
+    url = embedded.start()
+    try:
+        yield url, folder
+    finally:
+        embedded.stop()
+        if keep:
+            log(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_config(folder: Path, url: str, port: int, workers: int) -> Path:
+    path = folder / "bench.toml"
+    path.write_text(
+        f"""# written by bench/: keys that verify, a database URL, nothing else
+[server]
+host = "127.0.0.1"
+port = {port}
+workers = {workers}
+
+[database]
+url = "{url}"
+
+[log]
+level = "info"
+format = "json"
+
+[providers.hellio]
+signing_secrets = ["{HELLIO_SECRET}"]
+
+[providers.geniq]
+path_token = "{GENIQ_TOKEN}"
+
+[providers.twilio]
+signing_secrets = ["{TWILIO_TOKEN}"]
+public_url = "{TWILIO_PUBLIC_URL}"
+"""
+    )
+    return path
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    with contextlib.suppress(OSError), open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": model,
+        "memory": memory,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def postgres_version(url: str) -> str:
+    import asyncio
+
+    import asyncpg
+
+    async def ask() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(ask())
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM, wait, then SIGKILL: only this process (its children follow SIGTERM)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

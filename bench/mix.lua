@@ -1,0 +1,93 @@
+-- wrk script for bench/ingest: a mix of pre-built callback requests (GenIQ GET, Hellio signed
+-- JSON POST, Twilio signed form POST), optionally paced to a fixed total rate.
+--
+--   wrk -t T -c C -d D -s mix.lua URL -- PAYLOADS DURATION TAIL RATE THREADS
+--
+-- PAYLOADS  a Lua file returning a list of raw HTTP/1.1 requests (written by bench/ingest.py)
+-- DURATION  seconds wrk runs (the same as -d)
+-- TAIL      seconds at the end when no new request is sent, so that every request sent is
+--           answered before wrk stops (then acked and stored can be compared exactly)
+-- RATE      requests per second in total; 0 = as fast as the connections go (closed loop)
+-- THREADS   the -t value (the rate is split between threads)
+--
+-- Prints one line `BENCH_JSON {...}` with counts and latency percentiles (microseconds).
+
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local tv = ffi.new("bench_timeval")
+
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+
+local threads = {}
+local created = 0
+
+function setup(thread)
+  created = created + 1
+  thread:set("tid", created)
+  table.insert(threads, thread)
+end
+
+local reqs, count, index, stop_at, interval, next_slot
+sent = 0
+
+function init(args)
+  reqs = dofile(args[1])
+  count = #reqs
+  local duration = tonumber(args[2]) * 1000
+  local tail = tonumber(args[3]) * 1000
+  local rate = tonumber(args[4])
+  local nthreads = tonumber(args[5])
+  index = ((tid or 1) - 1) * math.floor(count / nthreads)
+  local start = now_ms()
+  stop_at = start + duration - tail
+  interval = 0
+  if rate > 0 then
+    interval = 1000 * nthreads / rate
+  end
+  next_slot = start
+end
+
+-- wrk asks before every request how many milliseconds to wait: a shared schedule per thread
+-- (one slot every `interval` ms) makes the rate independent of the latency
+function delay()
+  local t = now_ms()
+  if t >= stop_at then
+    return 3600000
+  end
+  if interval == 0 then
+    return 0
+  end
+  next_slot = math.max(t, next_slot + interval)
+  if next_slot >= stop_at then
+    return 3600000
+  end
+  return next_slot - t
+end
+
+function request()
+  sent = sent + 1
+  index = index % count + 1
+  return reqs[index]
+end
+
+function done(summary, latency, requests)
+  -- wrk calls request() once more on the first thread to check the script (not sent)
+  local total_sent = -1
+  for _, thread in ipairs(threads) do
+    total_sent = total_sent + thread:get("sent")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"sent": %d, "answered": %d, "duration_us": %d, "non2xx": %d, ' ..
+    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    total_sent, summary.requests, summary.duration, e.status, e.connect, e.read, e.write,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
+end
