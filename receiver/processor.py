@@ -141,7 +141,8 @@ def _parse(rows: list[InboxRow], settings: Settings) -> _Outcome:
 
 async def _store(conn: Connection, rows: list[EventRow]) -> None:
     inserted = await event_store.insert(conn, rows)
-    touched = await event_store.match(conn, inserted)
+    any_aliases = any(r.event.aliases for r in rows)
+    touched = await event_store.match(conn, inserted, aliases=any_aliases)
     await event_store.refresh_status(conn, touched)
 
 

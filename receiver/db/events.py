@@ -68,8 +68,12 @@ async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
     return [r["id"] for r in records]
 
 
-async def match(conn: Connection, event_ids: Sequence[int] | None) -> set[int]:
-    """Attach orphan events (these, or all when None) to messages; return touched message ids."""
+async def match(
+    conn: Connection, event_ids: Sequence[int] | None, *, aliases: bool = True
+) -> set[int]:
+    """Attach orphan events (these, or all when None) to messages; return touched message ids.
+
+    `aliases=False` says none of these events carries an alias (nothing to learn)."""
     ids = list(event_ids) if event_ids is not None else None
     touched = {r["message_id"] for r in await conn.fetch(queries.get("match_events_by_id"), ids)}
     by_ref = {
@@ -78,7 +82,7 @@ async def match(conn: Connection, event_ids: Sequence[int] | None) -> set[int]:
     if by_ref:
         await conn.execute(queries.get("learn_part_ids"), list(by_ref))
     touched |= by_ref
-    if touched and await conn.fetch(queries.get("learn_alias_ids"), list(touched)):
+    if aliases and touched and await conn.fetch(queries.get("learn_alias_ids"), list(touched)):
         # orphans carrying only a newly learned id can match now (rare, so all orphans)
         rematched = await conn.fetch(queries.get("match_events_by_id"), None)
         touched |= {r["message_id"] for r in rematched}
