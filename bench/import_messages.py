@@ -36,19 +36,9 @@ from _common import (
     write_config,
 )
 
-COLUMNS = (
-    "provider",
-    "channel",
-    "client_ref",
-    "provider_message_ids",
-    "destination",
-    "submitted_at",
-    "segments",
-    "value",
-    "cost",
-    "currency",
-    "text",
-)
+from receiver.importer import CSV_COLUMNS
+
+COLUMNS = CSV_COLUMNS  # the default layout `dlrecon import messages` reads
 BARE = """
 CREATE TABLE bare_messages (
     provider text, channel text, client_ref text, provider_message_ids text, destination text,

@@ -82,6 +82,20 @@ async def empty_database_url(server_url: str) -> AsyncIterator[str]:
     await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    """A Postgres of the test module's own, so that it can be stopped and started."""
+    data_dir = Path(tempfile.mkdtemp(prefix="dlrecon-own-pg-"))
+    embedded = EmbeddedPostgres(data_dir)
+    embedded.start()
+    try:
+        yield embedded
+    finally:
+        embedded.owned = True
+        embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(database_url)

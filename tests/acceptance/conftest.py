@@ -123,3 +123,20 @@ def services() -> Iterator[list[Service]]:
             service.proc.kill()
             service.proc.wait(10)
         service.close_log()
+
+
+def stored_message_ids(database_url: str) -> set[str]:
+    """The `messageId` of every callback in the inbox (tests send one unique id each)."""
+    import asyncio
+
+    import asyncpg
+
+    async def fetch() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT query FROM inbox")
+        finally:
+            await conn.close()
+        return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
+
+    return asyncio.run(fetch())

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from receiver.db.embedded import EmbeddedPostgres
-from tests.acceptance.conftest import Service, free_port, service_env
+from tests.acceptance.conftest import Service, free_port, service_env, stored_message_ids
 from tests.support import TOKENS
 
 
@@ -89,7 +89,6 @@ def test_sigkill_while_posting_loses_nothing_acknowledged(
     import asyncio
 
     import aiohttp
-    import asyncpg
 
     service = Service(workdir, service_env(workdir, database_url), free_port())
     services.append(service)
@@ -127,15 +126,7 @@ def test_sigkill_while_posting_loses_nothing_acknowledged(
     service.proc.wait(10)
     assert acknowledged, "no callback was acknowledged before the kill"
 
-    async def stored() -> set[str]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            rows = await conn.fetch("SELECT query FROM inbox")
-        finally:
-            await conn.close()
-        return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
-
-    in_inbox = asyncio.run(stored())
+    in_inbox = stored_message_ids(database_url)
     missing = set(acknowledged) - in_inbox
     assert not missing, f"{len(missing)} acknowledged callbacks are not in the inbox"
 
@@ -216,7 +207,6 @@ def test_sigterm_finishes_in_flight_requests(
     import asyncio
 
     import aiohttp
-    import asyncpg
 
     service = Service(workdir, service_env(workdir, database_url), free_port())
     services.append(service)
@@ -257,12 +247,4 @@ def test_sigterm_finishes_in_flight_requests(
     assert answered, outcomes
     assert not broken, f"requests cut off mid-flight: {list(broken.items())[:5]}"
 
-    async def stored() -> set[str]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            rows = await conn.fetch("SELECT query FROM inbox")
-        finally:
-            await conn.close()
-        return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
-
-    assert answered <= asyncio.run(stored())
+    assert answered <= stored_message_ids(database_url)

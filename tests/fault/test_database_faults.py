@@ -8,33 +8,15 @@ restarting dlrecon (the same process answers 2xx afterwards, /readyz 200).
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import psutil
-import pytest
 
 from receiver.db.embedded import EmbeddedPostgres
 from tests.acceptance.conftest import Service
 from tests.fault.conftest import Load, check_invariants, ready, scaled, start_service
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[EmbeddedPostgres]:
-    """A Postgres of this module's own, so it can be stopped and started."""
-    data_dir = Path(tempfile.mkdtemp(prefix="dlrecon-fault-pg-"))
-    embedded = EmbeddedPostgres(data_dir)
-    embedded.start()
-    try:
-        yield embedded
-    finally:
-        embedded.owned = True
-        embedded.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def recover(load: Load, service: Service, within: float = 30.0) -> float:

@@ -4,10 +4,7 @@ accepted again without restarting dlrecon."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -16,20 +13,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from receiver.db.embedded import EmbeddedPostgres
 from receiver.http.app import create_app
 from tests.support import make_settings
-
-
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[EmbeddedPostgres]:
-    """A Postgres of this module's own, so it can be stopped."""
-    data_dir = Path(tempfile.mkdtemp(prefix="dlrecon-outage-"))
-    embedded = EmbeddedPostgres(data_dir)
-    embedded.start()
-    try:
-        yield embedded
-    finally:
-        embedded.owned = True
-        embedded.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
