@@ -193,17 +193,23 @@ class SubmitOutcome:
     currency: str | None = None
 
 
-def dedupe_key(event: Event, source: Source) -> str:
+def dedupe_key(
+    event: Event, source: Source, message_id: int | None = None, part_no: int | None = None
+) -> str:
     """Invariant 5: provider id (or client ref) + raw status + provider time + error code.
 
-    Never the message id alone, which would drop every later status. Submit events get
-    their own namespace so a callback with the same fields is not taken for one.
+    Never the message id alone, which would drop every later status. Submit events are
+    written for a known message, so their key is that message (and part): two messages
+    without ids or reference must not share one.
     """
+    when = event.provider_time.isoformat() if event.provider_time else ""
+    tail = f"{event.raw_status}|{when}|{event.error_code or ''}"
+    if source is Source.SUBMIT and message_id is not None:
+        return f"submit|msg:{message_id}|part:{'' if part_no is None else part_no}|{tail}"
     ident = (
         f"id:{event.provider_message_id}"
         if event.provider_message_id
         else f"ref:{event.client_ref or ''}"
     )
-    when = event.provider_time.isoformat() if event.provider_time else ""
     prefix = "submit|" if source is Source.SUBMIT else ""
-    return f"{prefix}{ident}|{event.raw_status}|{when}|{event.error_code or ''}"
+    return f"{prefix}{ident}|{tail}"

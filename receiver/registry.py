@@ -201,12 +201,20 @@ def _new_message(p: _Prepared) -> message_store.NewMessage:
         body_text=m.text,
         segments=m.segments or p.outcome.segments,
         value=m.value,
-        cost=m.cost if m.cost is not None else p.outcome.cost,
+        cost=m.cost if m.cost is not None else _outcome_cost(m, p.outcome),
         currency=m.currency or p.outcome.currency,
         submit_response=m.submit_response,
         submit_http_status=m.submit_http_status,
         provider_message_ids=p.ids,
     )
+
+
+def _outcome_cost(m: MessageIn, outcome: SubmitOutcome) -> Decimal | None:
+    """The provider's estimated cost, only when it is in the message's currency (or that is
+    not given): money never takes another amount's currency."""
+    if outcome.cost is None or (m.currency and outcome.currency not in (None, m.currency)):
+        return None
+    return outcome.cost
 
 
 def _submit_events(p: _Prepared, message_id: int, now: datetime) -> list[EventRow]:

@@ -44,7 +44,7 @@ async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
         [r.provider_key for r in rows],
         [r.source.value for r in rows],
         [r.inbox_id for r in rows],
-        [dedupe_key(r.event, r.source) for r in rows],
+        [dedupe_key(r.event, r.source, r.message_id, r.part_no) for r in rows],
         [x.provider_message_id for x in e],
         [x.raw_message_id for x in e],
         [x.client_ref for x in e],

@@ -131,30 +131,33 @@ conflicts AS (
     GROUP BY message_id
 ),
 costs AS (
-    SELECT message_id, sum(cost) AS cost, min(currency) AS currency
-    FROM (SELECT DISTINCT ON (e.message_id, e.part_no) e.message_id, e.cost, e.currency
+    -- the latest reported cost per part (events matched by client ref count as part 0, the
+    -- part their id is learned as); summed only when every part reports the same currency
+    SELECT message_id,
+           CASE WHEN count(DISTINCT currency) = 1 THEN sum(cost) END AS cost,
+           CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END AS currency
+    FROM (SELECT DISTINCT ON (e.message_id, coalesce(e.part_no, 0)) e.message_id, e.cost, e.currency
           FROM target_events e
           WHERE e.cost IS NOT NULL
-          ORDER BY e.message_id, e.part_no, e.received_at DESC, e.id DESC) latest
+          ORDER BY e.message_id, coalesce(e.part_no, 0), e.received_at DESC, e.id DESC) latest
     GROUP BY message_id
 ),
 rolled AS (
     SELECT message_id,
            CASE
                WHEN bool_or(status IN ('failed', 'expired', 'rejected')) THEN
-                   (array_agg(status ORDER BY status_at DESC NULLS LAST)
+                   (array_agg(status ORDER BY status_at DESC NULLS LAST, part_no)
                         FILTER (WHERE status IN ('failed', 'expired', 'rejected')))[1]
                WHEN bool_and(status = 'read') THEN 'read'
                WHEN bool_and(status IN ('delivered', 'read')) THEN 'delivered'
                ELSE (array_agg(status ORDER BY dlrecon_status_rank(status), part_no))[1]
            END AS status,
            max(status_at) AS status_at,
-           (array_agg(error_code ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
-                      status_at DESC NULLS LAST) FILTER (WHERE error_code IS NOT NULL))[1]
-               AS error_code,
-           (array_agg(error_class ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
-                      status_at DESC NULLS LAST) FILTER (WHERE error_class IS NOT NULL))[1]
-               AS error_class
+           -- code and class come together from one part: the latest failing one first
+           (array_agg(ROW(error_code, error_class)::dlrecon_error
+                      ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
+                               status_at DESC NULLS LAST, part_no)
+                FILTER (WHERE error_code IS NOT NULL OR error_class IS NOT NULL))[1] AS error
     FROM part_status
     GROUP BY message_id
 )
@@ -162,8 +165,8 @@ UPDATE messages m
 SET status = r.status,
     final = dlrecon_status_final(r.status),
     status_at = r.status_at,
-    error_code = r.error_code,
-    error_class = r.error_class,
+    error_code = (r.error).code,
+    error_class = (r.error).class,
     conflict = coalesce(c.conflict, false),
     provider_cost = k.cost,
     provider_currency = k.currency,
