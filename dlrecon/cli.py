@@ -158,18 +158,30 @@ async def _process(s: Settings, url: str, once: bool) -> int:
 
 
 @cli.command()
+@click.option("--quarantined", is_flag=True, help="Only rows quarantined by a parse error.")
 @click.option(
-    "--quarantined",
+    "--release-held",
     is_flag=True,
-    help="Only rows quarantined by a parse error or held by failed verification.",
+    help="Also process rows held because their verification failed (verify = quarantine).",
 )
 @click.option("--provider", help="Only this provider key.")
 @click.option("--since", type=click.DateTime(), help="Only rows received since (UTC).")
 @pass_context
-def replay(ctx: Context, quarantined: bool, provider: str | None, since: datetime | None) -> None:
-    """Re-run adapters over stored raw requests (duplicates are dropped by the dedupe key)."""
+def replay(
+    ctx: Context,
+    quarantined: bool,
+    release_held: bool,
+    provider: str | None,
+    since: datetime | None,
+) -> None:
+    """Re-run adapters over stored raw requests (duplicates are dropped by the dedupe key).
+
+    Rows that failed verification are only ever processed with --release-held.
+    """
     s = ctx.settings
-    states = ["quarantined", "held"] if quarantined else ["processed", "quarantined", "held"]
+    states = ["quarantined"] if quarantined else ["processed", "quarantined"]
+    if release_held:
+        states.append("held")
     with runtime.database_url(s) as url:
         released, processed = runtime.run_async(_replay(s, url, states, provider, since))
     click.echo(f"released {released} inbox rows; processed {processed}")

@@ -65,6 +65,8 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[tuple[int, Any]]:
             yield line_no, json.loads(line, parse_float=Decimal)
         except json.JSONDecodeError as exc:
             yield line_no, ValueError(f"invalid JSON: {exc.msg}")
+        except (ValueError, RecursionError) as exc:  # numbers too long, nesting too deep
+            yield line_no, ValueError(f"invalid JSON: {exc}"[:200])
 
 
 def rows(

@@ -16,7 +16,7 @@ from receiver.db import events as event_store
 from receiver.db import inbox as inbox_store
 from receiver.db.events import EventRow
 from receiver.db.inbox import InboxRow
-from receiver.db.pool import UNAVAILABLE, Connection, Pool, describe, translated
+from receiver.db.pool import RETRYABLE, UNAVAILABLE, Connection, Pool, describe, translated
 from receiver.errors import DatabaseUnavailable
 from receiver.metrics import Metrics
 from receiver.model import Event, RawRequest, Source
@@ -82,7 +82,7 @@ async def process_batch(pool: Pool, settings: Settings, metrics: Metrics) -> int
     """
     try:
         return await _process(pool, settings, metrics, row_by_row=False)
-    except DatabaseUnavailable:
+    except (DatabaseUnavailable, *RETRYABLE):
         raise
     except Exception as exc:
         log.warning("processor_batch_refused", error=describe(exc))
@@ -156,8 +156,8 @@ async def _store_each(conn: Connection, out: _Outcome) -> None:
         try:
             async with conn.transaction():
                 await _store(conn, rows)
-        except (DatabaseUnavailable, *UNAVAILABLE):
-            raise
+        except (DatabaseUnavailable, *UNAVAILABLE, *RETRYABLE):
+            raise  # not this row's fault: the batch is tried again later
         except Exception as exc:
             out.quarantine(index, f"events could not be stored: {describe(exc)}")
             log.warning("callback_quarantined", inbox_id=inbox_id, reason=describe(exc)[:200])

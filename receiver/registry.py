@@ -84,6 +84,28 @@ class ItemResult:
     warning: str | None = None
 
 
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is anywhere in a decoded JSON value (keys too).
+
+    Postgres stores no NUL in text or jsonb: such input is refused up front, not a 500.
+    Iterative, so deeply nested values cannot exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in str(key):
+                    return True
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 @functools.lru_cache(maxsize=65536)
 def normalise_destination(raw: str | None) -> str | None:
     """E.164 when the number parses (`+` prefix), else the digits as given."""
@@ -119,6 +141,8 @@ class _Prepared:
 
 
 def _prepare(index: int, raw: Any, settings: Settings) -> _Prepared | ItemResult:
+    if has_nul(raw):
+        return ItemResult(index, error="contains a NUL character (\\u0000), which cannot be stored")
     try:
         message = MessageIn.model_validate(raw)
     except ValidationError as exc:

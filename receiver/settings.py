@@ -27,6 +27,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 
@@ -209,6 +210,8 @@ def load(path: Path | str | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
+    except SettingsError as exc:  # an environment value that is not the JSON a list needs
+        raise ConfigError(f"invalid configuration: {exc}") from None
 
 
 def _describe(exc: ValidationError, path: Path | str | None) -> str:

@@ -53,13 +53,16 @@ def _fail(reason: str) -> SignatureResult:
     return SignatureResult(False, reason)
 
 
-def _same(given: str, expected: str) -> bool:
-    """Constant-time equality; bytes so that non-ASCII input cannot raise."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings. Header bytes that were not UTF-8 arrive as lone
+    surrogates; `surrogatepass` encodes them too, so no input can raise."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _hmac_hex(secret: str | bytes, message: bytes, digest: str = "sha256") -> str:
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    key = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
     return hmac.new(key, message, digest).hexdigest()
 
 
@@ -109,14 +112,14 @@ def verify_hellio(
             return _fail("X-Hellio-Timestamp is not a timestamp")
         if stale := _stale(when, context, "X-Hellio-Timestamp"):
             return _fail(stale)
-        message = stamp.encode("utf-8") + b"." + request.body
-        if any(_same(v2.strip().lower(), _hmac_hex(s, message)) for s in secrets):
+        message = stamp.encode("utf-8", "surrogatepass") + b"." + request.body
+        if any(same(v2.strip().lower(), _hmac_hex(s, message)) for s in secrets):
             return OK
         return _fail("X-Hellio-Signature-V2 does not match")
     v1 = request.header("x-hellio-signature")
     if v1 is None:
         return _fail("missing X-Hellio-Signature")
-    if any(_same(v1.strip().lower(), _hmac_hex(s, request.body)) for s in secrets):
+    if any(same(v1.strip().lower(), _hmac_hex(s, request.body)) for s in secrets):
         return OK
     return _fail("X-Hellio-Signature does not match")
 
@@ -139,7 +142,7 @@ def verify_twilio(
     signed_query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     if "bodySHA256" in signed_query:
         # JSON bodies: the URL carries the body hash and the params are not appended
-        if not _same(signed_query["bodySHA256"].lower(), hashlib.sha256(request.body).hexdigest()):
+        if not same(signed_query["bodySHA256"].lower(), hashlib.sha256(request.body).hexdigest()):
             return _fail("bodySHA256 does not match the body")
         params = ""
     else:
@@ -148,10 +151,10 @@ def verify_twilio(
         except UnicodeDecodeError:
             return _fail("form body is not UTF-8")
     for candidate in _port_variants(url):
-        message = (candidate + params).encode("utf-8")
+        message = (candidate + params).encode("utf-8", "surrogatepass")
         for secret in secrets:
-            digest = hmac.new(secret.encode("utf-8"), message, "sha1").digest()
-            if _same(signature.strip(), base64.b64encode(digest).decode("ascii")):
+            digest = hmac.new(secret.encode("utf-8", "surrogatepass"), message, "sha1").digest()
+            if same(signature.strip(), base64.b64encode(digest).decode("ascii")):
                 return OK
     return _fail("X-Twilio-Signature does not match")
 
@@ -233,14 +236,14 @@ def _vonage_sig(
     signed = "".join(
         f"&{key}={value.replace('&', '_').replace('=', '_')}"
         for key, value in sorted(params.items())
-    ).encode("utf-8")
+    ).encode("utf-8", "surrogatepass")
     for secret in secrets:
         if method == "md5hash":
             # Vonage's "md5hash" method is plain MD5 of string + secret: weak, but it is theirs
-            expected = hashlib.md5(signed + secret.encode("utf-8")).hexdigest()  # noqa: S324
+            expected = hashlib.md5(signed + secret.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324
         else:
             expected = _hmac_hex(secret, signed, method)
-        if _same(signature.strip().lower(), expected):
+        if same(signature.strip().lower(), expected):
             return OK
     return _fail("sig does not match")
 
@@ -301,7 +304,7 @@ def _vonage_jwt(
     payload_hash = claims.get("payload_hash")
     if payload_hash is not None and not (
         isinstance(payload_hash, str)
-        and _same(payload_hash.lower(), hashlib.sha256(body).hexdigest())
+        and same(payload_hash.lower(), hashlib.sha256(body).hexdigest())
     ):
         return _fail("JWT payload_hash does not match the body")
     return OK
@@ -341,7 +344,7 @@ def verify_meta(
     prefix, _, given = header.strip().partition("=")
     if prefix.lower() != "sha256" or not given:
         return _fail("X-Hub-Signature-256 is not 'sha256=<hex>'")
-    if any(_same(given.lower(), _hmac_hex(s, request.body)) for s in secrets):
+    if any(same(given.lower(), _hmac_hex(s, request.body)) for s in secrets):
         return OK
     return _fail("X-Hub-Signature-256 does not match")
 
@@ -374,7 +377,7 @@ def verify_standard_webhooks(
         return _fail("webhook-timestamp is not a unix time")
     if stale := _stale(float(stamp), context, "webhook-timestamp"):
         return _fail(stale)
-    message = f"{msg_id}.{stamp}.".encode() + request.body
+    message = f"{msg_id}.{stamp}.".encode("utf-8", "surrogatepass") + request.body
     given = [
         value
         for version, _, value in (e.partition(",") for e in signatures.split())
@@ -387,7 +390,7 @@ def verify_standard_webhooks(
         return _fail("no signing secret is valid base64")
     for key in keys:
         expected = base64.b64encode(hmac.new(key, message, "sha256").digest()).decode("ascii")
-        if any(_same(value, expected) for value in given):
+        if any(same(value, expected) for value in given):
             return OK
     return _fail("webhook-signature does not match")
 

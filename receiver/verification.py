@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import hmac
 import ipaddress
 from dataclasses import dataclass
 
@@ -69,17 +67,15 @@ def _basic_ok(request: RawRequest, provider: ProviderSettings) -> bool:
         return False
     try:
         user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (or not ASCII at all), or not UTF-8 inside
         return False
     expected = provider.basic_auth
-    user_ok = hmac.compare_digest(user.encode(), expected.user.encode())
-    password_ok = hmac.compare_digest(
-        password.encode(), expected.password.get_secret_value().encode()
-    )
+    user_ok = signatures.same(user, expected.user)
+    password_ok = signatures.same(password, expected.password.get_secret_value())
     return user_ok and password_ok
 
 
 def _token_ok(request: RawRequest, provider: ProviderSettings) -> bool:
     assert provider.path_token is not None
     given = request.query_dict().get(PATH_TOKEN_PARAM, "")
-    return hmac.compare_digest(given.encode(), provider.path_token.get_secret_value().encode())
+    return signatures.same(given, provider.path_token.get_secret_value())

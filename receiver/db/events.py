@@ -82,10 +82,12 @@ async def match(
     if by_ref:
         await conn.execute(queries.get("learn_part_ids"), list(by_ref))
     touched |= by_ref
-    if aliases and touched and await conn.fetch(queries.get("learn_alias_ids"), list(touched)):
-        # orphans carrying only a newly learned id can match now (rare, so all orphans)
-        rematched = await conn.fetch(queries.get("match_events_by_id"), None)
-        touched |= {r["message_id"] for r in rematched}
+    if aliases and touched:
+        learned = await conn.fetch(queries.get("learn_alias_ids"), list(touched))
+        if learned:  # orphans that carry only a newly learned id match now
+            ids_learned = [r["provider_message_id"] for r in learned]
+            rematched = await conn.fetch(queries.get("match_events_by_learned_id"), ids_learned)
+            touched |= {r["message_id"] for r in rematched}
     return touched
 
 

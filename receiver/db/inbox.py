@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from receiver.db import queries
 from receiver.db.pool import Connection
@@ -94,12 +93,3 @@ async def release(
     """Queue stored rows again (replay); return how many."""
     rows = await conn.fetch(queries.get("release_inbox"), list(states), provider_key, since)
     return len(rows)
-
-
-async def count_by_state(conn: Connection) -> dict[str, int]:
-    return {r["state"]: r["n"] for r in await conn.fetch(queries.get("count_inbox_by_state"))}
-
-
-async def get(conn: Connection, inbox_id: int) -> dict[str, Any] | None:
-    record = await conn.fetchrow(queries.get("get_inbox"), inbox_id)
-    return dict(record) if record else None

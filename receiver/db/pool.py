@@ -25,6 +25,13 @@ UNAVAILABLE = (
     asyncpg.exceptions.QueryCanceledError,
 )
 
+# errors where trying the same work again later is right (not the data's fault)
+RETRYABLE = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
 Pool = asyncpg.Pool
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from receiver import signatures
 from receiver.errors import AuthenticationFailed, PermissionDenied
 from receiver.settings import ApiToken, Scope, Settings
 
@@ -35,7 +35,7 @@ def find_token(settings: Settings, presented: str) -> ApiToken | None:
     """The configured token equal to `presented`; every candidate is compared in constant time."""
     found = None
     for candidate in settings.api.tokens:
-        if hmac.compare_digest(candidate.token.get_secret_value().encode(), presented.encode()):
+        if signatures.same(candidate.token.get_secret_value(), presented):
             found = candidate
     return found
 

@@ -45,6 +45,17 @@ WHERE e.message_id IS NULL
   AND m.client_ref = e.client_ref
 RETURNING e.message_id;
 
+-- name: match_events_by_learned_id
+-- Orphan events carrying one of these just-learned ids.
+UPDATE events e
+SET message_id = p.message_id, part_no = p.part_no, matched_at = now()
+FROM message_parts p
+WHERE e.message_id IS NULL
+  AND e.provider_message_id = ANY($1::text[])
+  AND p.provider_key = e.provider_key
+  AND p.provider_message_id = e.provider_message_id
+RETURNING e.message_id;
+
 -- name: learn_part_ids
 -- A message registered without provider ids learns them from events matched by client ref.
 INSERT INTO message_parts (provider_key, provider_message_id, message_id, part_no)

@@ -34,12 +34,3 @@ WHERE state = ANY($1::text[])
   AND ($2::text IS NULL OR provider_key = $2)
   AND ($3::timestamptz IS NULL OR received_at >= $3)
 RETURNING id;
-
--- name: count_inbox_by_state
-SELECT state, count(*) AS n FROM inbox GROUP BY state ORDER BY state;
-
--- name: get_inbox
-SELECT id, provider_key, method, path, query, headers, body, remote_addr, verification,
-       verification_reason, received_at, state, state_reason, processed_at, event_count
-FROM inbox
-WHERE id = $1;

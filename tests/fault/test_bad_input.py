@@ -145,10 +145,15 @@ async def test_callbacks_with_nul_bytes_are_processed_or_quarantined(
     assert int(await conn.fetchval("SELECT count(*) FROM inbox")) == 3
     await healthy(client)
     assert await settled(conn, 3), "the processor is stuck on a NUL byte"
-    reasons = [r["state_reason"] for r in await conn.fetch("SELECT state_reason FROM inbox WHERE state = 'quarantined'")]
+    reasons = [
+        r["state_reason"]
+        for r in await conn.fetch("SELECT state_reason FROM inbox WHERE state = 'quarantined'")
+    ]
     assert reasons and all(reason for reason in reasons), reasons
     # a good callback right after is processed: nothing is blocked
-    response = await client.get("/v1/callbacks/o_geniq", params={"messageId": "AFTER", "status": "delivered"})
+    response = await client.get(
+        "/v1/callbacks/o_geniq", params={"messageId": "AFTER", "status": "delivered"}
+    )
     assert response.status == 200
     assert await settled(conn, 4)
 

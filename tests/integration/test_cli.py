@@ -108,3 +108,31 @@ def test_trace_table_replay_and_process(tmp_path: Path, run, database_url: str) 
 
     code, _, err = run("trace", "--client-ref", "nope")
     assert code == 1 and "no such message" in err
+
+
+def test_held_rows_are_processed_only_when_released(run, database_url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    async def sql(query: str, *args: object) -> object:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    asyncio.run(
+        sql(
+            "INSERT INTO inbox (provider_key, method, path, query, headers, body, verification, received_at, state)"
+            " VALUES ('geniq', 'GET', '/v1/callbacks/geniq', 'messageId=H1&status=delivered', '{}', '',"
+            " 'failed', $1, 'held')",
+            datetime.now(UTC),
+        )
+    )
+    assert run("replay")[1].startswith("released 0 inbox rows")
+    assert run("replay", "--quarantined")[1].startswith("released 0 inbox rows")
+    assert asyncio.run(sql("SELECT count(*) FROM events")) == 0
+    assert run("replay", "--release-held")[1].startswith("released 1 inbox rows; processed 1")
+    assert asyncio.run(sql("SELECT count(*) FROM events")) == 1

@@ -109,3 +109,31 @@ async def test_ip_allowlist(client: TestClient, conn: asyncpg.Connection) -> Non
     assert (await client.get("/v1/callbacks/fenced", params=params)).status == 401
     assert (await client.get("/v1/callbacks/local", params=params)).status == 200
     assert await stored(conn) == 1
+
+
+async def test_header_bytes_that_are_not_utf8_fail_verification_not_the_server(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    import asyncio
+
+    async def raw(path: str, header: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(
+            b"POST "
+            + path.encode()
+            + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + header
+            + b"\r\nContent-Length: "
+            + str(len(BODY)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + BODY
+        )
+        await writer.drain()
+        status = (await reader.readline()).split(b" ")[1]
+        writer.close()
+        return status
+
+    assert await raw("/v1/callbacks/hellio", b"X-Hellio-Signature: \xff\xfe\xfd") == b"401"
+    assert await raw("/v1/callbacks/velip_voice", b"Authorization: Basic \xff\xfe") == b"401"
+    assert await raw("/v1/messages", b"Authorization: Bearer \xff\xfe") == b"401"
+    assert await stored(conn) == 0
