@@ -302,7 +302,13 @@ def _vonage_jwt(
     if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < context.now:
         return _fail("JWT has expired")
     payload_hash = claims.get("payload_hash")
-    if payload_hash is not None and not (
+    if payload_hash is None:
+        # without it the token vouches for no body: a captured token could carry any body
+        # for as long as iat is within the tolerance
+        if context.options.get("require_payload_hash", True):
+            return _fail("JWT has no payload_hash")
+        return OK
+    if not (
         isinstance(payload_hash, str)
         and same(payload_hash.lower(), hashlib.sha256(body).hexdigest())
     ):

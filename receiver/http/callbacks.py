@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -20,14 +20,16 @@ log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 # stored as "[redacted]": credentials, not evidence
+_TOKEN_VALUE = re.compile(rf"(^|&){verification.PATH_TOKEN_PARAM}=[^&]*")
 REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
-def _stored_query(query: tuple[tuple[str, str], ...]) -> str:
-    if not query:
-        return ""
-    pairs = [(k, "[redacted]" if k == verification.PATH_TOKEN_PARAM else v) for k, v in query]
-    return urlencode(pairs)
+def _stored_query(raw_query: str, redact_token: bool) -> str:
+    """The query string as received; only a path token's value is replaced (when the key uses
+    one: it is a credential, not evidence)."""
+    if not redact_token:
+        return raw_query
+    return _TOKEN_VALUE.sub(rf"\1{verification.PATH_TOKEN_PARAM}=[redacted]", raw_query)
 
 
 def _storable(text: str) -> str:
@@ -74,7 +76,7 @@ async def callback(request: web.Request) -> web.Response:
         body=body,
         content_type=request.content_type.lower(),
         remote=request.remote,
-        raw_query=request.query_string,
+        raw_query=request.rel_url.raw_query_string,
     )
     handshake = adapter.handshake(raw, options)
     if handshake is not None:
@@ -103,7 +105,7 @@ async def callback(request: web.Request) -> web.Response:
         provider_key=key,
         method=request.method,
         path=request.path,
-        query=_stored_query(raw.query),
+        query=_stored_query(request.rel_url.raw_query_string, provider.path_token is not None),
         headers=_stored_headers(headers),
         body=body,
         remote_addr=request.remote,

@@ -248,3 +248,20 @@ async def test_provider_id_of_another_client_ref_is_a_conflict(client: TestClien
     assert "already registered to message" in result["error"]
     assert str(first["results"][0]["message_id"]) in result["error"]
     assert await message_status(client, "order-2") is None
+
+
+async def test_query_is_stored_as_received(client: TestClient, conn: asyncpg.Connection) -> None:
+    response = await client.get(
+        "/v1/callbacks/open?messageId=A%26B%20C&status=delivered&token=kept"
+    )
+    assert response.status == 200
+    # no path token on this key: nothing to redact, and the encoding is the provider's own
+    assert (
+        await conn.fetchval("SELECT query FROM inbox")
+        == "messageId=A%26B%20C&status=delivered&token=kept"
+    )
+
+    async def event_id() -> str | None:
+        return await conn.fetchval("SELECT provider_message_id FROM events")
+
+    assert await eventually(event_id) == "A&B C"
