@@ -30,6 +30,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from receiver import adapters
+
 
 class ConfigError(Exception):
     """The configuration is invalid: the message names the bad key."""
@@ -82,6 +84,8 @@ class ProviderSettings(BaseModel):
     path_token: SecretStr | None = None
     public_url: str | None = None
     verify_token: SecretStr | None = None
+    signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] | None = None
+    require_payload_hash: bool = True
     api_base_url: str | None = None
     api_token: SecretStr | None = None
     api_key: SecretStr | None = None
@@ -180,6 +184,19 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_providers(self) -> Settings:
         for key, provider in self.providers.items():
+            name = provider.adapter or key
+            if name not in adapters.names():
+                known = ", ".join(adapters.names())
+                raise ValueError(
+                    f"providers.{key}: no adapter {name!r} (set adapter to one of: {known})"
+                )
+            unknown = set(provider.model_extra or {}) - adapters.get(name).option_names
+            if unknown:
+                accepted = ", ".join(sorted(adapters.get(name).option_names)) or "none"
+                raise ValueError(
+                    f"providers.{key}: unknown key(s) {', '.join(sorted(unknown))} "
+                    f"(adapter {name!r} options: {accepted})"
+                )
             if provider.verify != "off" and not provider.has_verification:
                 raise ValueError(
                     f"providers.{key}: no verification configured (signing_secrets, "

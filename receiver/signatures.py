@@ -215,7 +215,7 @@ def _vonage_sig(
     request: RawRequest, secrets: Sequence[str], context: SignatureContext
 ) -> SignatureResult:
     """SMS API: digest over "&key=value" of the sorted params without `sig`."""
-    method = str(context.options.get("signature_method", "md5hash"))
+    method = str(context.options.get("signature_method") or "md5hash")
     if method not in VONAGE_METHODS:
         return _fail(f"unknown signature_method {method!r}")
     params = _vonage_params(request)

@@ -133,7 +133,7 @@ def vonage_sig(params: list[tuple[str, str]], secret: str, provider: ProviderSet
     signed = "".join(
         f"&{k}={v.replace('&', '_').replace('=', '_')}" for k, v in sorted(merged.items())
     ).encode()
-    method = str(provider.options().get("signature_method", "md5hash"))
+    method = str(provider.options().get("signature_method") or "md5hash")
     if method == "md5hash":
         return hashlib.md5(signed + secret.encode()).hexdigest()  # noqa: S324 - Vonage's scheme
     return _hex(secret.encode(), signed, method)

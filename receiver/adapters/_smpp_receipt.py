@@ -19,6 +19,9 @@ from receiver.adapters import fields as fieldlib
 from receiver.adapters.base import Options, ParseError
 from receiver.model import CodeInfo, Status
 
+# the provider-table options both SMPP gateways' adapters read
+OPTION_NAMES = frozenset({"id_format", "id_case", "params", "receipt_utc_offset"})
+
 # Keys may come in any order, in any case, padded or not. `text:` is different: it carries
 # the start of the message itself (user content), so it runs to the end of the receipt and
 # any `stat:` inside it is ignored -- a message saying "stat:DELIVRD" must not fake delivery.

@@ -39,6 +39,9 @@ class Adapter:
     """
 
     name: ClassVar[str] = ""
+    # the extra keys of a `[providers.KEY]` table this adapter reads; any other extra key is
+    # refused when the configuration loads, so a typo never silently disables a check
+    option_names: ClassVar[frozenset[str]] = frozenset()
     # verification scheme used when the key sets `signing_secrets` without `scheme`
     # (a name from `receiver.signatures.SCHEMES`), None when the provider cannot sign
     signature_scheme: ClassVar[str | None] = None

@@ -76,10 +76,29 @@ def _items(body: Any, options: Options) -> list[Any]:
     raise ParseError("body is not an object or a list of objects")
 
 
+OPTION_NAMES = frozenset(
+    {
+        "id_field",
+        "status_field",
+        "time_field",
+        "error_code_field",
+        "price_field",
+        "currency_field",
+        "currency",
+        "client_ref_field",
+        "recipient_field",
+        "items_field",
+        "channel",
+        "status_map",
+    }
+)
+
+
 class GenericAdapter(Adapter):
     """Reads any JSON, form or query callback through configured field paths."""
 
     name = "generic"
+    option_names = OPTION_NAMES
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per report in the body (a batch when `items_field` or a list is given)."""

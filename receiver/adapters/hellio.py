@@ -29,6 +29,7 @@ class HellioAdapter(Adapter):
     """Hellio sends (no per-recipient id) and final-state webhooks."""
 
     name = "hellio"
+    option_names = frozenset({"client_ref_field"})
     signature_scheme = "hellio"
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:

@@ -42,6 +42,7 @@ class InfobipAdapter(Adapter):
     """Infobip delivery report batches: one event per `results[]` item."""
 
     name = "infobip"
+    option_names = frozenset({"channel", "currency"})
     signature_scheme = None
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:

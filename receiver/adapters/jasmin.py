@@ -22,6 +22,7 @@ class JasminAdapter(Adapter):
     """Jasmin DLRs, matched on Jasmin's message id (the one `/send` returned)."""
 
     name = "jasmin"
+    option_names = smpp.OPTION_NAMES
     signature_scheme = None
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:

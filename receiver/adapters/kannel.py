@@ -36,6 +36,7 @@ class KannelAdapter(Adapter):
     """Kannel dlr-url callbacks: status from the receipt `stat:` in %A, else from %d."""
 
     name = "kannel"
+    option_names = smpp.OPTION_NAMES
     signature_scheme = None
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:

@@ -81,6 +81,7 @@ class VelipAdapter(Adapter):
     """Velip submit envelopes (SMS, WhatsApp, voice) and pushed voice call results."""
 
     name = "velip"
+    option_names = frozenset({"currency"})
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """Read `{"return": {status, status_code, cdls_id|cd_id|cp_id}}`; odd bodies → unknown."""

@@ -26,6 +26,7 @@ class VonageAdapter(Adapter):
     """Vonage SMS API receipts and Messages API statuses, told apart by their id field."""
 
     name = "vonage"
+    option_names = frozenset({"currency"})
     signature_scheme = "vonage"
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:

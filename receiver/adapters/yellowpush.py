@@ -52,6 +52,7 @@ class YellowPushAdapter(Adapter):
     """YellowPush submit errors; callback fields are configured (their bodies are not public)."""
 
     name = "yellowpush"
+    option_names = generic.OPTION_NAMES  # its callbacks are read by the generic adapter
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Read a callback through the generic adapter's configured field paths."""

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,10 @@ signing_secrets = ["old", "new"]
 [providers.geniq_sg]
 adapter = "geniq"
 path_token = "long-random-token"
-custom_option = "kept"
+[providers.acme]
+adapter = "generic"
+verify = "off"
+status_field = "state"
 """,
     )
     monkeypatch.setenv("DLRECON_SERVER__PORT", "9100")
@@ -35,7 +39,7 @@ custom_option = "kept"
     assert [x.get_secret_value() for x in s.providers["hellio"].signing_secrets] == ["old", "new"]
     assert s.adapter_name("geniq_sg") == "geniq"
     assert s.adapter_name("hellio") == "hellio"
-    assert s.providers["geniq_sg"].options()["custom_option"] == "kept"
+    assert s.providers["acme"].options()["status_field"] == "state"
 
 
 def test_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,3 +101,36 @@ def test_documented_keys_match_the_model() -> None:
         if f"`{k.split('.')[-1]}`" not in text
     ]
     assert not missing, f"undocumented configuration keys: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[providers.acme]\nverify = 'off'\n", "no adapter 'acme'"),
+        (
+            "[providers.geniq]\nverify = 'off'\nallowed_ips = ['10.0.0.0/8']\n",
+            "unknown key(s) allowed_ips",
+        ),
+        (
+            "[providers.hellio]\nsigning_secrets = ['s']\ntimestamp_tolerence = 60\n",
+            "unknown key(s) timestamp_tolerence",
+        ),
+        (
+            "[providers.vonage]\nsigning_secrets = ['s']\nsignature_method = 'sha3'\n",
+            "providers.vonage.signature_method",
+        ),
+    ],
+)
+def test_typos_and_unknown_adapters_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(settings.ConfigError, match=re.escape(message)):
+        settings.load(write(tmp_path, text))
+
+
+def test_adapter_options_are_accepted(tmp_path: Path) -> None:
+    s = settings.load(
+        write(
+            tmp_path,
+            "[providers.k]\nadapter = 'kannel'\npath_token = 'long-random-token'\nid_format = 'hex'\n",
+        )
+    )
+    assert s.providers["k"].options()["id_format"] == "hex"
