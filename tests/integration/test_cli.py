@@ -64,11 +64,15 @@ def test_import_jsonl_with_a_broken_line(tmp_path: Path, run) -> None:
         '{"provider": "geniq", "client_ref": "j1", "provider_message_ids": ["J1"]}\n'
         "{oops\n"
         '{"provider": "geniq", "client_ref": "j2"}\n'
+        '{"provider": "geniq", "client_ref": "nul\\u0000"}\n'
+        '{"provider": "geniq", "client_ref": "big", "segments": 1' + "0" * 5000 + "}\n"
     )
     code, out, err = run("import", "messages", str(jsonl))
     assert code == 1
-    assert "3 rows: 2 created, 0 already registered, 1 rejected" in out
+    assert "5 rows: 2 created, 0 already registered, 3 rejected" in out
     assert f"{jsonl}:2: invalid JSON" in err
+    assert f"{jsonl}:4: contains a NUL character" in err
+    assert f"{jsonl}:5: invalid JSON" in err
 
 
 def test_trace_table_replay_and_process(tmp_path: Path, run, database_url: str) -> None:

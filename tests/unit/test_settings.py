@@ -134,3 +134,11 @@ def test_adapter_options_are_accepted(tmp_path: Path) -> None:
         )
     )
     assert s.providers["k"].options()["id_format"] == "hex"
+
+
+def test_malformed_environment_json_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLRECON_API__TOKENS", "not json")
+    with pytest.raises(settings.ConfigError, match="invalid configuration"):
+        settings.load()
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 2
