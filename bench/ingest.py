@@ -195,6 +195,7 @@ class Result:
     drain_seconds: float | None = None
     target_rate: float | None = None
     cpu_seconds: float = 0.0  # CPU used by the server's worker processes during the run
+    pg_cpu_seconds: float = 0.0  # CPU used by Postgres (all its processes) during the run
 
     @property
     def rate(self) -> float:
@@ -246,6 +247,7 @@ async def run_wrk(
     rate: float = 0.0,
     db_url: str | None = None,
     processes: list[psutil.Process] = (),  # type: ignore[assignment]
+    pg_data: Path,
     result: Result,
 ) -> Result:
     seconds = max(2, round(duration))
@@ -271,6 +273,7 @@ async def run_wrk(
     ]
     conn = await asyncpg.connect(db_url) if db_url else None
     cpu_before = _cpu(processes)
+    pg_before = postgres_cpu(pg_data)
     proc = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -290,6 +293,7 @@ async def run_wrk(
             sys.exit("wrk did not finish in time")
         stdout, stderr = communicate.result()
         result.cpu_seconds = _cpu(processes) - cpu_before
+        result.pg_cpu_seconds = postgres_cpu(pg_data) - pg_before
     finally:
         if conn is not None:
             await conn.close()
@@ -308,6 +312,19 @@ def _cpu(processes: list[psutil.Process]) -> float:
             times = p.cpu_times()
             total += times.user + times.system
     return total
+
+
+def postgres_cpu(data_dir: Path) -> float:
+    """CPU seconds used so far by the Postgres of `data_dir`: the postmaster, its live
+    children (backends, WAL writer, checkpointer...) and the children that have exited."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        return total + _cpu(postmaster.children())
+    except (OSError, ValueError, psutil.Error):
+        return 0.0
 
 
 async def count_rows(url: str, table: str, after_id: int = 0) -> int:
@@ -498,6 +515,7 @@ async def run_all(
         "duration": args.duration,
         "connections": args.connections,
         "threads": args.threads,
+        "pg_data": folder / "pg" / "pgdata",
     }
     for mode, key in (("noop", "a"), ("naive", "b")):
         if key not in stages:
@@ -602,7 +620,7 @@ def report(
     w()
     header = (
         f"{'stage':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'acked':>9}{'stored':>9}{'non-2xx':>9}{'cpu ms/req':>12}"
+        f"{'acked':>9}{'stored':>9}{'non-2xx':>9}{'cpu ms/req':>12}{'pg ms/req':>11}"
     )
     w(header)
     w("-" * len(header))
@@ -618,10 +636,12 @@ def report(
             f"{names[key]:<26}{r.rate:>9.0f}{r.ms('p50_us'):>9.1f}{r.ms('p99_us'):>9.1f}"
             f"{r.ms('max_us'):>9.1f}{r.acked:>9}{stored:>9}{int(r.wrk['non2xx']):>9}"
             f"{1000 * r.cpu_seconds / max(1, r.wrk['answered']):>12.3f}"
+            f"{1000 * r.pg_cpu_seconds / max(1, r.wrk['answered']):>11.3f}"
         )
     w(
-        "cpu ms/req: CPU time of the server's worker processes per answered request (c and d"
-        " include the processor running inside the workers); less sensitive to other load"
+        "cpu ms/req: CPU time of the server's processes per answered request (c and d include"
+        " the processor); pg ms/req: the same for Postgres. Both are less sensitive than req/s"
+        " to other load on the machine"
     )
     w()
     balanced = all(r.balanced for r in results.values())

@@ -131,7 +131,7 @@ def db_stop(ctx: Context) -> None:
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 @pass_context
 def process(ctx: Context, once: bool) -> None:
-    """Turn stored callbacks into events (also runs inside `serve`)."""
+    """Turn stored callbacks into events (`serve` runs this too, unless told not to)."""
     s = ctx.settings
     with runtime.database_url(s) as url:
         n = runtime.run_async(_process(s, url, once))
@@ -139,20 +139,12 @@ def process(ctx: Context, once: bool) -> None:
 
 
 async def _process(s: Settings, url: str, once: bool) -> int:
-    import asyncio
-
+    if not once:
+        await runtime.run_processor(s, url, wait_for_database=False)
+        return 0
     pool = await db_pool.create(url, min_size=1, max_size=2, timeout=s.database.connect_timeout)
     try:
-        metrics = Metrics()
-        if once:
-            return await processor.drain(pool, s, metrics)
-        worker = processor.Processor(pool, s, metrics)
-        worker.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await worker.stop()
-        return 0
+        return await processor.drain(pool, s, Metrics())
     finally:
         await pool.close()
 

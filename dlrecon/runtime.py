@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
+import shutil
 import signal
 import sys
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 from aiohttp import web
+from prometheus_client.multiprocess import mark_process_dead
 
 from receiver import logs
 from receiver.db import migrations
@@ -20,7 +30,11 @@ from receiver.db import pool as db_pool
 from receiver.db.embedded import EmbeddedError, EmbeddedPostgres, default_data_dir
 from receiver.errors import DatabaseUnavailable
 from receiver.http.app import create_app
+from receiver.metrics import MULTIPROC_ENV, Metrics
+from receiver.processor import Processor
 from receiver.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def embedded_for(settings: Settings) -> EmbeddedPostgres:
@@ -61,10 +75,16 @@ async def migrate(url: str, timeout: float) -> list[str]:
         await conn.close()
 
 
-def _worker(settings: Settings, url: str, host: str, port: int, reuse_port: bool) -> None:
+def _worker(
+    settings: Settings, url: str, host: str, port: int, reuse_port: bool, with_processor: bool
+) -> None:
+    """One HTTP worker (in a child of `serve`, or `serve` itself when it is alone)."""
     logs.configure(settings.log.level, settings.log.format)
     settings = settings.model_copy(
-        update={"database": settings.database.model_copy(update={"migrate_on_start": False})}
+        update={
+            "database": settings.database.model_copy(update={"migrate_on_start": False}),
+            "processor": settings.processor.model_copy(update={"enabled": with_processor}),
+        }
     )
     app = create_app(settings, url)
     web.run_app(
@@ -78,29 +98,169 @@ def _worker(settings: Settings, url: str, host: str, port: int, reuse_port: bool
     )
 
 
-def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> None:
-    """Run `workers` server processes on one port (SO_REUSEPORT when more than one)."""
-    if workers == 1:
-        _worker(settings, url, host, port, reuse_port=False)
+def _processor_worker(settings: Settings, url: str) -> None:
+    """One processor process of `serve`: niced, so that acknowledging callbacks comes first."""
+    logs.configure(settings.log.level, settings.log.format)
+    if settings.processor.nice:
+        os.nice(settings.processor.nice)
+    asyncio.run(run_processor(settings, url, wait_for_database=True))
+
+
+async def run_processor(settings: Settings, url: str, *, wait_for_database: bool) -> None:
+    """The processor loop until SIGTERM or SIGINT (`dlrecon process`, `serve`'s processors).
+
+    With `wait_for_database`, a database that is not there yet is waited for; otherwise
+    `DatabaseUnavailable` is raised at once."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    timeout = settings.database.connect_timeout
+    backoff = 0.5
+    while True:
+        try:
+            pool = await db_pool.create(url, min_size=1, max_size=2, timeout=timeout)
+            break
+        except DatabaseUnavailable as exc:
+            if not wait_for_database:
+                raise
+            log.warning("processor_database_unavailable", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            if stop.is_set():
+                return
+            backoff = min(backoff * 2, 5.0)
+    try:
+        worker = Processor(pool, settings, Metrics())
+        worker.start()
+        await stop.wait()
+        await worker.stop()
+    finally:
+        await pool.close()
+
+
+def _child_main(target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    _die_with_parent()
+    target(*args)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to this child when `serve` dies, even by SIGKILL,
+    so no worker outlives it (elsewhere this does nothing)."""
+    if not sys.platform.startswith("linux"):
         return
-    context = multiprocessing.get_context("spawn")
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent was already gone before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+# a child that exits with an error sooner than this after it started failed to start: `serve`
+# stops with it rather than starting it again and again (a port in use...). A child killed by
+# a signal, or one that ran longer, is started again.
+_STARTUP_SECONDS = 5.0
+
+
+@dataclass
+class _Child:
+    name: str
+    target: Callable[..., None]
+    args: tuple[Any, ...]
+    process: multiprocessing.process.BaseProcess | None = None
+    started: float = 0.0
+
+
+def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> None:
+    """Run `workers` HTTP processes on one port (SO_REUSEPORT when more than one) and
+    `processor.processes` processor processes beside them, or everything in this process
+    when that is one HTTP worker with the processor inside it."""
+    p = settings.processor
+    in_worker = p.enabled and p.processes == 0
+    separate = p.processes if p.enabled else 0
+    if workers == 1 and separate == 0:
+        _worker(settings, url, host, port, reuse_port=False, with_processor=in_worker)
+        return
     children = [
-        context.Process(target=_worker, args=(settings, url, host, port, True), daemon=False)
-        for _ in range(workers)
-    ]
-    for child in children:
-        child.start()
-
-    def forward(signum: int, frame: Any) -> None:
-        for child in children:
-            if child.is_alive() and child.pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for child in children:
-        child.join()
-    failed = [c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+        _Child(f"http-{n}", _worker, (settings, url, host, port, workers > 1, in_worker))
+        for n in range(workers)
+    ] + [_Child(f"processor-{n}", _processor_worker, (settings, url)) for n in range(separate)]
+    with _shared_metrics_dir():
+        failed = _supervise(children)
     if failed:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Iterator[None]:
+    """A fresh folder where every child records its metrics (see `receiver.metrics`)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:  # the operator's folder: cleared, as prometheus_client requires at start
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="dlrecon-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _supervise(children: list[_Child]) -> bool:
+    """Start the children, start again one that dies after it was up, stop them all on SIGTERM
+    or SIGINT. True when a child failed (at start, or with an error at the end)."""
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+    failed = False
+
+    def start(child: _Child) -> None:
+        child.process = context.Process(
+            target=_child_main, args=(child.target, child.args), name=child.name
+        )
+        child.process.start()
+        child.started = time.monotonic()
+
+    def stop_all(signum: int = signal.SIGTERM, frame: Any = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.process is not None and child.process.is_alive() and child.process.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    for child in children:
+        start(child)
+    running = list(children)
+    while running:
+        sentinels = [c.process.sentinel for c in running if c.process is not None]
+        multiprocessing.connection.wait(sentinels, timeout=1.0)
+        for child in list(running):
+            process = child.process
+            assert process is not None
+            if process.is_alive():
+                continue
+            process.join()
+            if process.pid is not None:
+                with contextlib.suppress(OSError):
+                    mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+            clean = process.exitcode in (0, -signal.SIGTERM)
+            if stopping:
+                failed = failed or not clean
+                running.remove(child)
+            elif (
+                process.exitcode or 0
+            ) > 0 and time.monotonic() - child.started < _STARTUP_SECONDS:
+                log.error("child_failed_at_start", child=child.name, exitcode=process.exitcode)
+                failed = True
+                running.remove(child)
+                stop_all()
+            else:
+                log.error("child_exited", child=child.name, exitcode=process.exitcode)
+                start(child)  # the others go on serving meanwhile
+    return failed

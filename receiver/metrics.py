@@ -1,6 +1,13 @@
-"""Prometheus metrics, one registry per app (no process-wide singletons)."""
+"""Prometheus metrics, one registry per app (no process-wide singletons).
+
+`dlrecon serve` runs several processes (HTTP workers, processor). It then sets
+`PROMETHEUS_MULTIPROC_DIR` before starting them, prometheus_client keeps every process's values
+in files there, and `/metrics` (answered by any worker) adds them up: see `exposition`.
+"""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -9,7 +16,16 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    """Whether this process records into a directory shared by `serve`'s processes."""
+    return bool(os.environ.get(MULTIPROC_ENV))
 
 
 class Metrics:
@@ -17,8 +33,11 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
+        if not multiprocess():
+            # per-process figures; with several processes they would describe only the one
+            # that answered the scrape, so they are left out there
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
         r = self.registry
         self.http_requests = Counter(
             "dlrecon_http_requests_total",
@@ -51,7 +70,10 @@ class Metrics:
             registry=r,
         )
         self.inbox_queue = Gauge(
-            "dlrecon_inbox_queue_depth", "Requests waiting for a group commit", registry=r
+            "dlrecon_inbox_queue_depth",
+            "Requests waiting for a group commit",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.events = Counter(
             "dlrecon_events_total",
@@ -72,5 +94,16 @@ class Metrics:
             registry=r,
         )
         self.processor_lag = Gauge(
-            "dlrecon_processor_lag_seconds", "Age of the oldest unprocessed inbox row", registry=r
+            "dlrecon_processor_lag_seconds",
+            "Age of the oldest unprocessed inbox row",
+            registry=r,
+            multiprocess_mode="livemostrecent",
         )
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format: this registry, or every `serve` process added up."""
+        if not multiprocess():
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

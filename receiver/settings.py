@@ -141,8 +141,10 @@ class ProcessorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    processes: int = Field(default=1, ge=0, le=16)
+    nice: int = Field(default=5, ge=0, le=19)
     batch_size: int = Field(default=500, ge=1)
-    idle_interval: float = Field(default=0.2, gt=0)
+    idle_interval: float = Field(default=0.1, gt=0)
 
 
 class LogSettings(BaseModel):

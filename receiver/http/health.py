@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from receiver import processor
 from receiver.db import migrations
@@ -50,6 +50,6 @@ async def metrics(request: web.Request) -> web.Response:
             app_metrics.processor_lag.set(await processor.lag(request.app[keys.POOL]))
     except (DatabaseUnavailable, TimeoutError):
         pass  # the last known value stays; /readyz says the database is gone
-    registry = app_metrics.registry
-    body = generate_latest(registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=app_metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )

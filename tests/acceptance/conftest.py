@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -51,6 +51,33 @@ class Service:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def children(self) -> list[Any]:
+        """The processes `serve` started (psutil processes)."""
+        import psutil
+
+        assert self.proc is not None
+        return [
+            c
+            for c in psutil.Process(self.proc.pid).children()
+            if "spawn_main" in " ".join(c.cmdline())
+        ]
+
+    def http_workers(self, expected: int) -> list[Any]:
+        """The children listening on the service's port, once there are `expected` of them
+        (readiness answers as soon as the first one listens)."""
+        deadline = time.monotonic() + 30
+        while True:
+            found = [c for c in self.children() if self._listens(c)]
+            if len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def _listens(self, process: Any) -> bool:
+        return any(
+            s.status == "LISTEN" and s.laddr.port == self.port
+            for s in process.net_connections("tcp")
+        )
 
     def start(self, *args: str) -> None:
         self.close_log()

@@ -14,20 +14,11 @@ from tests.acceptance.conftest import Service
 from tests.fault.conftest import FULL, Load, check_invariants, ready, scaled, start_service
 
 
-def workers_of(service: Service) -> list[psutil.Process]:
-    assert service.proc is not None
-    return [
-        c
-        for c in psutil.Process(service.proc.pid).children()
-        if "spawn_main" in " ".join(c.cmdline())
-    ]
-
-
 async def test_sigkill_one_worker_under_load(
     fault_workdir: Path, database_url: str, services: list[Service]
 ) -> None:
     service = start_service(fault_workdir, services, database_url, "--workers", "2")
-    workers = workers_of(service)
+    workers = service.http_workers(2)
     assert len(workers) == 2
     victim, survivor = workers
     load = Load(service.url, "WK", concurrency=int(scaled(16, 64)))
