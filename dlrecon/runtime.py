@@ -112,9 +112,15 @@ async def run_processor(settings: Settings, url: str, *, wait_for_database: bool
     With `wait_for_database`, a database that is not there yet is waited for; otherwise
     `DatabaseUnavailable` is raised at once."""
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():  # asked twice: do not wait for a clean stop any longer
+            os._exit(1)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     timeout = settings.database.connect_timeout
     backoff = 0.5
     while True:
@@ -130,13 +136,17 @@ async def run_processor(settings: Settings, url: str, *, wait_for_database: bool
             if stop.is_set():
                 return
             backoff = min(backoff * 2, 5.0)
+    worker = Processor(pool, settings, Metrics())
+    worker.start()
+    await stop.wait()
     try:
-        worker = Processor(pool, settings, Metrics())
-        worker.start()
-        await stop.wait()
-        await worker.stop()
-    finally:
-        await pool.close()
+        # a batch in progress is rolled back and claimed again by the next processor
+        async with asyncio.timeout(_STOP_SECONDS):
+            await worker.stop()
+            await pool.close()
+    except TimeoutError:
+        log.warning("processor_stop_timed_out")
+        pool.terminate()
 
 
 def _child_main(target: Callable[..., None], args: tuple[Any, ...]) -> None:
@@ -157,6 +167,8 @@ def _die_with_parent() -> None:
 
 
 _PR_SET_PDEATHSIG = 1
+# how long a processor may take to stop cleanly
+_STOP_SECONDS = 10.0
 # a child that exits with an error sooner than this after it started failed to start: `serve`
 # stops with it rather than starting it again and again (a port in use...). A child killed by
 # a signal, or one that ran longer, is started again.
@@ -187,7 +199,7 @@ def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> N
         for n in range(workers)
     ] + [_Child(f"processor-{n}", _processor_worker, (settings, url)) for n in range(separate)]
     with _shared_metrics_dir():
-        failed = _supervise(children)
+        failed = _supervise(children, settings.server.shutdown_timeout + _STOP_SECONDS)
     if failed:
         sys.exit(1)
 
@@ -210,7 +222,7 @@ def _shared_metrics_dir() -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _supervise(children: list[_Child]) -> bool:
+def _supervise(children: list[_Child], kill_after: float) -> bool:
     """Start the children, start again one that dies after it was up, stop them all on SIGTERM
     or SIGINT. True when a child failed (at start, or with an error at the end)."""
     context = multiprocessing.get_context("spawn")
@@ -237,9 +249,19 @@ def _supervise(children: list[_Child]) -> bool:
     for child in children:
         start(child)
     running = list(children)
+    stopped_at: float | None = None
     while running:
         sentinels = [c.process.sentinel for c in running if c.process is not None]
         multiprocessing.connection.wait(sentinels, timeout=1.0)
+        if stopping and stopped_at is None:
+            stopped_at = time.monotonic()
+        if stopped_at is not None and time.monotonic() - stopped_at > kill_after:
+            stopped_at = float("inf")  # once
+            for child in running:  # past their own shutdown timeouts: not coming back
+                if child.process is not None and child.process.pid:
+                    log.error("child_killed_at_stop", child=child.name)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.process.pid, signal.SIGKILL)
         for child in list(running):
             process = child.process
             assert process is not None
