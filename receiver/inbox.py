@@ -8,7 +8,9 @@ when its batch has committed. If the write fails, every request of the batch fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 
 import structlog
@@ -45,10 +47,13 @@ class InboxWriter:
         self._slots = asyncio.Semaphore(settings.concurrent_batches)
         self._writes: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._deadlines: deque[tuple[float, asyncio.Future[int]]] = deque()
 
     async def append(self, row: NewInboxRow) -> int:
         """Store one row; return its inbox id once committed."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
         future.add_done_callback(_retrieve)
         if self._closing:
             raise Overloaded("shutting down")
@@ -57,17 +62,15 @@ class InboxWriter:
         except asyncio.QueueFull:
             raise Overloaded("inbox queue is full") from None
         self._metrics.inbox_queue.set(self._queue.qsize())
-        try:
-            # one timer per request; no shield: a waiter that gives up cancels only its
-            # future, the row stays in its batch and may still commit later (the provider's
-            # retry is then a harmless duplicate)
-            async with asyncio.timeout(self._settings.commit_timeout):
-                return await future
-        except TimeoutError:
-            raise DatabaseUnavailable("inbox commit timed out") from None
+        # no timer per request: the reaper fails the future when its deadline passes; the row
+        # stays in its batch and may still commit later (the provider's retry is then a
+        # harmless duplicate)
+        self._deadlines.append((loop.time() + self._settings.commit_timeout, future))
+        return await future
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        self._reaper = asyncio.create_task(self._reap(), name="inbox-reaper")
 
     async def stop(self) -> None:
         """Write everything queued so far, then stop."""
@@ -77,6 +80,24 @@ class InboxWriter:
             await self._task
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._reaper:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+
+    async def _reap(self) -> None:
+        """Fail each request whose row has not committed by its deadline (503, retry later).
+        Deadlines are in arrival order, so only the oldest ones are looked at."""
+        loop = asyncio.get_running_loop()
+        tick = min(0.1, self._settings.commit_timeout / 4)
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            waiting = self._deadlines
+            while waiting and (waiting[0][1].done() or waiting[0][0] <= now):
+                _, future = waiting.popleft()
+                if not future.done():
+                    future.set_exception(DatabaseUnavailable("inbox commit timed out"))
 
     async def _run(self) -> None:
         delay = self._settings.batch_delay_ms / 1000

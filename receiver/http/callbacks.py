@@ -35,6 +35,8 @@ def _stored_query(raw_query: str, redact_token: bool) -> str:
 def _storable(text: str) -> str:
     """Text a jsonb column can hold. Header bytes that were not UTF-8 reach us as lone
     surrogates; they become `\\xNN` escapes (and NUL `\\x00`). Valid text is unchanged."""
+    if text.isascii():  # the usual case, and the cheap one
+        return text.replace("\x00", "\\x00")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 
 import structlog
 from aiohttp import web
@@ -53,6 +54,15 @@ def _for_domain_error(exc: DlreconError, retry_after: int) -> web.Response:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+# a request id is this process's random prefix and a counter: unique without a uuid4 each time
+_ID_PREFIX = os.urandom(6).hex()
+_id_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
@@ -61,7 +71,7 @@ def _snake(name: str) -> str:
 async def request_context(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
     """Bind a request id, log the request, count it, and map errors to JSON responses."""
     given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request_id = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     settings = request.app[keys.SETTINGS]
