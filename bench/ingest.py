@@ -226,8 +226,9 @@ async def oldest_pending_age(conn: asyncpg.Connection) -> float:
 
 
 def worker_processes(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    """The processes that serve requests: the children of `dlrecon serve` (spawned workers),
-    or the process itself with one worker; baseline servers are passed one by one."""
+    """dlrecon's processes: the children of `dlrecon serve` (the HTTP workers and the processor
+    process), or the process itself when it runs alone; baseline servers are passed one by
+    one."""
     try:
         parent = psutil.Process(server.pid)
         children = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
@@ -695,7 +696,7 @@ def report(
                 rss[pid] = max(rss.get(pid, 0.0), mb)
         peak = max(rss.values(), default=0.0)
         each = ", ".join(f"{mb:.0f}" for mb in rss.values())
-        lines.append(("peak RSS per worker", f"{each} MB", peak <= TARGETS["rss_mb"]))
+        lines.append(("peak RSS per process", f"{each} MB", peak <= TARGETS["rss_mb"]))
     for title, r in (("noop", a), ("naive", b)):
         if r and r.rss_mb:
             each = ", ".join(f"{mb:.0f}" for mb in r.rss_mb.values())
@@ -705,7 +706,7 @@ def report(
         "c/b (dlrecon / naive)": ">= 3",
         f"p99 at {args.connections} connections": "<= 50 ms",
         "acked = stored": "equal",
-        "peak RSS per worker": "<= 250 MB",
+        "peak RSS per process": "<= 250 MB",
     }
     for title, value, ok in lines:
         target = target_text.get(title, "<= 1 s" if title.startswith("lag at 80") else "")
