@@ -93,6 +93,8 @@ class CodeInfo:
     error_class: ErrorClass | None
     retryable: bool
     description: str
+    # False for the stand-in row of a code no table knows (see `codes.unmapped`)
+    mapped: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ class Event:
     # other canonical ids of the same message part (Gupshup's WhatsApp id beside its own):
     # once this event is matched, later events carrying only an alias match too
     aliases: tuple[str, ...] = ()
+    # a code in this event is one no table maps (counted on /metrics: the tables need a row)
+    unmapped: bool = False
 
     def with_code(self, info: CodeInfo | None) -> Event:
         """Return a copy with status and error fields taken from a code table row."""
@@ -136,6 +140,7 @@ class Event:
             error_class=info.error_class,
             retryable=info.retryable,
             description=info.description,
+            unmapped=self.unmapped or not info.mapped,
         )
 
 

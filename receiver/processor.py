@@ -107,7 +107,7 @@ async def _process(pool: Pool, settings: Settings, metrics: Metrics, *, row_by_r
             metrics.quarantined.labels(key).inc()
     for r in out.rows:
         metrics.events.labels(r.provider_key, r.event.status.value).inc()
-        if r.event.description == "unmapped code":
+        if r.event.unmapped:
             metrics.unmapped_codes.labels(r.provider_key).inc()
     return len(rows)
 

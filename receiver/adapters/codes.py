@@ -42,6 +42,7 @@ def unmapped(code: str, status: Status = Status.UNKNOWN) -> CodeInfo:
         error_class=ErrorClass.UNKNOWN,
         retryable=False,
         description="unmapped code",
+        mapped=False,
     )
 
 
@@ -54,7 +55,14 @@ def combine(status: CodeInfo, error: CodeInfo | None) -> CodeInfo:
     if error is None:
         return status
     refined = error.status if status.status.failure and error.status.failure else status.status
-    return CodeInfo(error.code, refined, error.error_class, error.retryable, error.description)
+    return CodeInfo(
+        error.code,
+        refined,
+        error.error_class,
+        error.retryable,
+        error.description,
+        mapped=status.mapped and error.mapped,
+    )
 
 
 def refusal(error: CodeInfo) -> CodeInfo:

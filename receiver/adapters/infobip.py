@@ -153,6 +153,7 @@ def _outcome(
         error_class=row.error_class if row else ErrorClass.UNKNOWN,
         retryable=retryable,
         description=description or "unmapped code",
+        mapped=info.mapped and row is not None,
     )
 
 

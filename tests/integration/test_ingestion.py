@@ -265,3 +265,20 @@ async def test_query_is_stored_as_received(client: TestClient, conn: asyncpg.Con
         return await conn.fetchval("SELECT provider_message_id FROM events")
 
     assert await eventually(event_id) == "A&B C"
+
+
+async def test_unmapped_codes_are_counted_on_metrics(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """An event whose code no table maps is counted, by the event's flag (not by its text)."""
+    assert await send(client, "open", geniq_report("UM01", "weird-new-status")) == 200
+    assert await send(client, "open", geniq_report("UM02", "delivered")) == 200
+
+    async def processed() -> bool:
+        count = await conn.fetchval("SELECT count(*) FROM events WHERE source = 'callback'")
+        return bool(count == 2)
+
+    assert await eventually(processed)
+    text = await (await client.get("/metrics")).text()
+    assert 'dlrecon_unmapped_codes_total{provider="open"} 1.0' in text
+    assert 'dlrecon_events_total{provider="open",status="delivered"} 1.0' in text

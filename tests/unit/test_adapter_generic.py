@@ -108,6 +108,9 @@ def test_unmapped_status_is_unknown() -> None:
         "weird",
         ErrorClass.UNKNOWN,
     )
+    assert event.unmapped
+    [known] = parse({"data": {"id": "m-5", "status": "sent"}})
+    assert not known.unmapped
 
 
 def test_batch_bodies() -> None:

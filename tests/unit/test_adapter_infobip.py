@@ -209,6 +209,15 @@ def test_unknown_error_id_uses_its_group_and_its_own_description() -> None:
     assert event.error_class is ErrorClass.NETWORK
     assert event.description == "New"
     assert event.retryable is True  # no `permanent`: the group's default
+    assert not event.unmapped  # its group classifies it
+
+
+def test_unknown_error_with_its_own_description_is_still_unmapped() -> None:
+    event = one(
+        report(status=status("UNDELIVERABLE_NOT_SENT"), error={"id": 9876, "description": "New"})
+    )
+    assert event.description == "New"
+    assert event.unmapped
 
 
 def test_unknown_error_without_group() -> None:
@@ -216,6 +225,7 @@ def test_unknown_error_without_group() -> None:
     assert event.error_class is ErrorClass.UNKNOWN
     assert event.retryable is False
     assert event.description == "unmapped code"
+    assert event.unmapped
 
 
 def test_cost_is_price_per_part_times_parts() -> None:

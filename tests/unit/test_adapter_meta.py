@@ -396,6 +396,7 @@ def test_unmapped_error_code_is_kept_raw() -> None:
     assert event.error_code == "999999"
     assert event.error_class is ErrorClass.UNKNOWN
     assert event.status is Status.FAILED
+    assert event.unmapped
 
 
 def test_group_recipient_type_is_kept() -> None:
