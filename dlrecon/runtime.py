@@ -99,7 +99,7 @@ def _worker(
 
 
 def _processor_worker(settings: Settings, url: str) -> None:
-    """One processor process of `serve`: niced, so that acknowledging callbacks comes first."""
+    """One processor process of `serve` (niced as configured)."""
     logs.configure(settings.log.level, settings.log.format)
     if settings.processor.nice:
         os.nice(settings.processor.nice)

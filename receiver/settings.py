@@ -142,7 +142,7 @@ class ProcessorSettings(BaseModel):
 
     enabled: bool = True
     processes: int = Field(default=1, ge=0, le=16)
-    nice: int = Field(default=5, ge=0, le=19)
+    nice: int = Field(default=0, ge=0, le=19)
     batch_size: int = Field(default=500, ge=1)
     idle_interval: float = Field(default=0.1, gt=0)
 
