@@ -213,13 +213,32 @@ def _shared_metrics_dir() -> Iterator[None]:
             stale.unlink()
         yield
         return
-    folder = tempfile.mkdtemp(prefix="dlrecon-metrics-")
+    _remove_stale_metrics_dirs()
+    folder = tempfile.mkdtemp(prefix=f"dlrecon-metrics-{os.getpid()}-")
     os.environ[MULTIPROC_ENV] = folder
     try:
         yield
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_metrics_dirs() -> None:
+    """The folders of `serve`s that were killed (SIGKILL leaves no chance to clean up)."""
+    for folder in Path(tempfile.gettempdir()).glob("dlrecon-metrics-*-*"):
+        owner = folder.name.split("-")[2]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _supervise(children: list[_Child], kill_after: float) -> bool:
