@@ -1,16 +1,22 @@
-"""`dlrecon import messages`: CSV or JSONL files, streamed in chunks through the registry."""
+"""`dlrecon import messages`: CSV or JSONL files, streamed in chunks into set-based SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import itertools
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from receiver import registry
+from receiver.db import imports
+from receiver.db import messages as message_store
 from receiver.db.pool import Connection
 from receiver.settings import Settings
 
@@ -27,7 +33,7 @@ CSV_COLUMNS = (
     "currency",
     "text",
 )
-CHUNK = 5000
+CHUNK = 20_000
 
 
 @dataclass(slots=True)
@@ -39,19 +45,25 @@ class ImportReport:
 
 
 def _csv_rows(handle: IO[str], columns: dict[str, str]) -> Iterator[tuple[int, Any]]:
-    reader = csv.DictReader(handle)
+    """What `csv.DictReader` gives (blank lines skipped, a short row's missing fields empty),
+    as items without empty fields, named per `columns`, with the record's (last) line number."""
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        return
     rename = {header: name for name, header in columns.items()}
-    for record in reader:
+    names = {h: rename.get(h, h) for h in header}
+    for row in reader:
+        if not row:
+            continue
         line = reader.line_num
-        if None in record:
+        if len(row) > len(header):
             yield line, ValueError("more fields than the header names")
             continue
-        item: dict[str, Any] = {}
-        for header, value in record.items():
-            name = rename.get(header, header)
-            if value is None or value == "":
-                continue
-            item[name] = value
+        record: dict[str, str | None] = dict(zip(header, row, strict=False))
+        if len(row) < len(header):
+            record.update(dict.fromkeys(header[len(row) :]))
+        item: dict[str, Any] = {names[h]: value for h, value in record.items() if value}
         if "provider_message_ids" in item:
             item["provider_message_ids"] = [p for p in item["provider_message_ids"].split("|") if p]
         yield line, item
@@ -77,38 +89,88 @@ def rows(
     return _jsonl_rows(handle) if kind == "jsonl" else _csv_rows(handle, columns)
 
 
+@dataclass(slots=True)
+class _Chunk:
+    """Records read and prepared, ready to be written in one transaction."""
+
+    rows: int
+    now: datetime
+    staged: list[tuple[Any, ...]] = field(default_factory=list)  # `imports.COLUMNS`, file order
+    prepared: dict[int, registry.Prepared] = field(default_factory=dict)  # rows not plain
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    copy: bytes = b""  # `staged` as COPY data
+
+
+def _chunks(records: Iterator[tuple[int, Any]], settings: Settings, size: int) -> Iterator[_Chunk]:
+    """Up to `size` records at a time: plain rows as staging records directly, the others
+    validated and read by their adapter as `POST /v1/messages` does (or their error)."""
+    plain = registry.PlainRows(settings)
+    while batch := list(itertools.islice(records, size)):
+        chunk = _Chunk(len(batch), datetime.now(UTC))
+        for line, item in batch:
+            if isinstance(item, ValueError):
+                chunk.errors.append((line, str(item)))
+                continue
+            record = plain.record(line, item, chunk.now)
+            if record is None:
+                outcome = registry.prepare(line, item, settings)
+                if isinstance(outcome, registry.ItemResult):
+                    chunk.errors.append((line, outcome.error or "invalid"))
+                    continue
+                chunk.prepared[line] = outcome
+                record = (*message_store.staging_record(registry.new_message(outcome)), False, None)
+            chunk.staged.append(record)
+        chunk.copy = imports.copy_data(chunk.staged)
+        yield chunk
+
+
+async def _write(conn: Connection, chunk: _Chunk, report: ImportReport) -> None:
+    """Register a chunk in one transaction and add its outcome to the report."""
+    report.rows += chunk.rows
+    report.errors.extend(chunk.errors)
+    if not chunk.staged:
+        return
+    async with conn.transaction():
+        message_ids = await imports.stage(conn, chunk.copy)
+        events = [
+            (line, seq, event)
+            for line, message_id in sorted(message_ids.items())
+            for seq, event in enumerate(
+                registry.submit_events(chunk.prepared[line], message_id, chunk.now)
+            )
+        ]
+        result = await imports.finish(conn, events)
+    report.created += result.created
+    report.existing += result.existing
+    report.errors.extend((line, registry.conflict_error(other)) for line, other in result.conflicts)
+
+
 async def import_messages(
     conn: Connection,
     settings: Settings,
     records: Iterator[tuple[int, Any]],
     *,
     progress: Callable[[int], None] = lambda n: None,
+    chunk_size: int = CHUNK,
 ) -> ImportReport:
-    """Register every good record; report bad ones by line number. Each chunk commits alone."""
+    """Register every good record; report bad ones by line number. Each chunk commits alone.
+
+    Plain rows (no submit response, simple values: `registry.PlainRows`) skip pydantic and
+    the adapter; the others are prepared as `POST /v1/messages` prepares them. Both go through
+    one staging table per chunk, in file order, and are registered with set-based SQL. A
+    thread reads and prepares the next chunk while Postgres writes this one.
+    """
     report = ImportReport()
-    chunk: list[tuple[int, Any]] = []
-
-    async def flush() -> None:
-        results = await registry.register(conn, settings, [item for _, item in chunk])
-        for (line, _), result in zip(chunk, results, strict=True):
-            if result.error:
-                report.errors.append((line, result.error))
-            elif result.created:
-                report.created += 1
-            else:
-                report.existing += 1
-        progress(len(chunk))
-        chunk.clear()
-
-    for line, item in records:
-        report.rows += 1
-        if isinstance(item, ValueError):
-            report.errors.append((line, str(item)))
-            continue
-        chunk.append((line, item))
-        if len(chunk) >= CHUNK:
-            await flush()
-    if chunk:
-        await flush()
+    chunks = _chunks(records, settings, chunk_size)
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(1, thread_name_prefix="import-reader") as reader:
+        upcoming = loop.run_in_executor(reader, next, chunks, None)
+        try:
+            while (chunk := await upcoming) is not None:
+                upcoming = loop.run_in_executor(reader, next, chunks, None)
+                await _write(conn, chunk, report)
+                progress(chunk.rows)
+        finally:
+            upcoming.cancel()
     report.errors.sort()
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,11 +107,17 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=65536)
 def normalise_destination(raw: str | None) -> str | None:
     """E.164 when the number parses (`+` prefix), else the digits as given."""
     if raw is None:
         return None
+    if _already_e164(raw):
+        return raw
+    return _normalise_with_library(raw)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalise_with_library(raw: str) -> str:
     if raw.startswith("+"):
         try:
             number = phonenumbers.parse(raw, None)
@@ -121,6 +128,40 @@ def normalise_destination(raw: str | None) -> str | None:
     return digits or raw
 
 
+_PLUS_DIGITS = re.compile(r"\+[1-9][0-9]{2,}")
+
+
+def _already_e164(raw: str) -> bool:
+    """Whether `_normalise_with_library(raw)` is certainly `raw` itself, without parsing.
+
+    For `+` and three or more ASCII digits, phonenumbers either fails (then the digits, `raw`,
+    are kept) or formats `+`, the country code it took from the front (the first one to three
+    digits that are one) and the rest, which comes back digit for digit (leading zeros too)
+    unless the country's national prefix is stripped from it. So `raw` is kept whenever that
+    country has no national prefix pattern or the pattern does not match the rest.
+    Anything else goes to the library. (tests/unit/test_import_rows.py compares the two.)
+    """
+    if not _PLUS_DIGITS.fullmatch(raw):
+        return False
+    for size in (1, 2, 3):
+        country_code = int(raw[1 : 1 + size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            safe, prefix = _national_prefix(country_code)
+            return safe and (prefix is None or prefix.match(raw[1 + size :]) is None)
+    return False
+
+
+@functools.cache
+def _national_prefix(country_code: int) -> tuple[bool, re.Pattern[str] | None]:
+    """(whether the country code has metadata, its national prefix pattern if it has one)."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return False, None
+    pattern = metadata.national_prefix_for_parsing
+    return True, re.compile(pattern) if pattern else None
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -129,8 +170,148 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# ---- plain rows: the cheap path of imports ---------------------------------------------------
+# A row without submit response or submit HTTP status gets its adapter's default outcome (one
+# "registered" event per provider id; tests/unit/test_import_rows.py checks every adapter).
+# When every value is also of a simple form, checking it here gives what MessageIn would give
+# (the same test compares them), and the row needs neither pydantic nor the adapter: it becomes
+# a staging record directly. Anything else returns None and takes the full path (`prepare`),
+# which also words the errors.
+
+_MESSAGE_FIELDS = frozenset(MessageIn.model_fields)
+_CHANNELS = frozenset(c.value for c in Channel)
+_SEGMENTS = re.compile(r"[1-9][0-9]{0,2}")
+_MONEY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,8})?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_PLAIN = object()
+
+
+def _plain_text(value: Any, max_length: int) -> Any:
+    """A string MessageIn keeps as it is ("" is None), else `_NOT_PLAIN`."""
+    if value is None or value == "":
+        return None
+    if type(value) is not str or len(value) > max_length or not _plain_string(value):
+        return _NOT_PLAIN
+    return value
+
+
+def _plain_string(value: str) -> bool:
+    """No NUL, no lone surrogate (from JSON escapes; pydantic refuses them), nothing to strip
+    (str.strip removes a superset of what pydantic strips)."""
+    return (
+        "\x00" not in value
+        and (value.isascii() or _SURROGATE.search(value) is None)
+        and value == value.strip()
+    )
+
+
+def _plain_money(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if type(value) is str and _MONEY.fullmatch(value):
+        return Decimal(value)
+    if type(value) is int and 0 <= value < 10**12:
+        return Decimal(value)
+    return _NOT_PLAIN
+
+
+def _plain_segments(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is str and _SEGMENTS.fullmatch(value):
+        value = int(value)
+    if type(value) is int and 1 <= value <= 255:
+        return value
+    return _NOT_PLAIN
+
+
+def _plain_time(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is not str or not _TIME.fullmatch(value):
+        return _NOT_PLAIN
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return _NOT_PLAIN
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+class PlainRows:
+    """Staging records (`imports.COLUMNS`) for plain rows, None for the others."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._providers = {
+            key: (adapters.get(settings.adapter_name(key)), settings.providers[key].options())
+            for key in settings.providers
+            if key and key == key.strip() and "\x00" not in key
+        }
+
+    def record(self, index: int, raw: Any, now: datetime) -> tuple[Any, ...] | None:
+        if type(raw) is not dict or not _MESSAGE_FIELDS.issuperset(raw):
+            return None
+        get = raw.get
+        provider = get("provider")
+        channel = get("channel", "sms")
+        if (
+            type(provider) is not str
+            or provider not in self._providers
+            or type(channel) is not str
+            or channel not in _CHANNELS
+            or get("submit_response") is not None
+            or get("submit_http_status") is not None
+        ):
+            return None
+        client_ref = _plain_text(get("client_ref"), 256)
+        destination = _plain_text(get("destination"), 64)
+        text = _plain_text(get("text"), 65536)
+        submitted_at = _plain_time(get("submitted_at"))
+        segments = _plain_segments(get("segments"))
+        value = _plain_money(get("value"))
+        cost = _plain_money(get("cost"))
+        currency = get("currency")
+        raw_ids = get("provider_message_ids", [])
+        if (
+            _NOT_PLAIN in (client_ref, destination, text, submitted_at, segments, value, cost)
+            or not (currency is None or (type(currency) is str and _CURRENCY.fullmatch(currency)))
+            or (currency is None and (value is not None or cost is not None))
+            or type(raw_ids) is not list
+            or len(raw_ids) > 255
+        ):
+            return None
+        for pid in raw_ids:
+            if type(pid) is not str or not pid or not _plain_string(pid):
+                return None
+        adapter, options = self._providers[provider]
+        ids = list(dict.fromkeys(adapter.canonical_id(pid, options) for pid in raw_ids))
+        return (
+            index,
+            provider,
+            channel,
+            client_ref,
+            normalise_destination(destination),
+            submitted_at,
+            text,
+            segments,
+            value,
+            cost,
+            currency,
+            None,  # submit_response
+            None,  # submit_http_status
+            ids,
+            True,  # plain
+            submitted_at or now,  # status_at: the time of its submit events
+        )
+
+
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
+    """An item that passed validation, with what its adapter read from the submit response."""
+
     index: int
     message: MessageIn
     adapter: Adapter
@@ -140,7 +321,8 @@ class _Prepared:
     warning: str | None
 
 
-def _prepare(index: int, raw: Any, settings: Settings) -> _Prepared | ItemResult:
+def prepare(index: int, raw: Any, settings: Settings) -> Prepared | ItemResult:
+    """Validate one item and let its adapter read the submit response; or its error."""
     if has_nul(raw):
         return ItemResult(index, error="contains a NUL character (\\u0000), which cannot be stored")
     try:
@@ -170,7 +352,7 @@ def _prepare(index: int, raw: Any, settings: Settings) -> _Prepared | ItemResult
     except ParseError as exc:
         outcome, warning = SubmitOutcome(), f"submit_response not understood: {exc}"
     ids = tuple(dict.fromkeys(given + outcome.provider_message_ids))
-    return _Prepared(index, message, adapter, outcome, ids, destination, warning)
+    return Prepared(index, message, adapter, outcome, ids, destination, warning)
 
 
 async def register(
@@ -179,31 +361,27 @@ async def register(
     """Register a batch; bad items get errors, good ones are kept. Idempotent."""
     now = now or datetime.now(UTC)
     results: dict[int, ItemResult] = {}
-    prepared: list[_Prepared] = []
+    prepared: list[Prepared] = []
     for index, raw in enumerate(items):
-        outcome = _prepare(index, raw, settings)
+        outcome = prepare(index, raw, settings)
         if isinstance(outcome, ItemResult):
             results[index] = outcome
         else:
             prepared.append(outcome)
     if prepared:
         async with conn.transaction():
-            registered = await message_store.register(conn, [_new_message(p) for p in prepared])
+            registered = await message_store.register(conn, [new_message(p) for p in prepared])
             by_index = {r.item_no: r for r in registered}
             rows = []
             for p in prepared:
                 reg = by_index[p.index]
                 if reg.message_id is None:
-                    results[p.index] = ItemResult(
-                        p.index,
-                        error=f"provider_message_ids: already registered to message "
-                        f"{reg.conflict_with} with another client_ref",
-                    )
+                    results[p.index] = ItemResult(p.index, error=conflict_error(reg.conflict_with))
                     continue
                 results[p.index] = ItemResult(
                     p.index, reg.message_id, not reg.existed, warning=p.warning
                 )
-                rows.extend(_submit_events(p, reg.message_id, now))
+                rows.extend(submit_events(p, reg.message_id, now))
             await event_store.insert(conn, rows)
             message_ids = {r.message_id for r in registered if r.message_id is not None}
             orphans = await event_store.orphans_for(conn, message_ids)
@@ -213,7 +391,13 @@ async def register(
     return [results[i] for i in range(len(items))]
 
 
-def _new_message(p: _Prepared) -> message_store.NewMessage:
+def conflict_error(other: int | None) -> str:
+    """The error of an item whose provider id belongs to a message with another client ref."""
+    return f"provider_message_ids: already registered to message {other} with another client_ref"
+
+
+def new_message(p: Prepared) -> message_store.NewMessage:
+    """What `messages.register` stores for a prepared item."""
     m = p.message
     return message_store.NewMessage(
         item_no=p.index,
@@ -241,7 +425,8 @@ def _outcome_cost(m: MessageIn, outcome: SubmitOutcome) -> Decimal | None:
     return outcome.cost
 
 
-def _submit_events(p: _Prepared, message_id: int, now: datetime) -> list[EventRow]:
+def submit_events(p: Prepared, message_id: int, now: datetime) -> list[EventRow]:
+    """The submit events of a prepared item registered as `message_id`."""
     rows = []
     for event in p.outcome.events:
         part = (

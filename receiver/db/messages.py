@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +12,7 @@ from typing import Any
 from receiver.db import queries
 from receiver.db.pool import Connection
 
-_STAGING_COLUMNS = (
+STAGING_COLUMNS = (
     "item_no",
     "provider_key",
     "channel",
@@ -56,44 +56,65 @@ class Registered:
     conflict_with: int | None = None
 
 
+def staging_record(m: NewMessage) -> tuple[Any, ...]:
+    """The row of `message_staging` (`STAGING_COLUMNS`) for one item."""
+    return (
+        m.item_no,
+        m.provider_key,
+        m.channel,
+        m.client_ref,
+        m.destination,
+        m.submitted_at,
+        m.body_text,
+        m.segments,
+        m.value,
+        m.cost,
+        m.currency,
+        None if m.submit_response is None else json.dumps(m.submit_response, default=str),
+        m.submit_http_status,
+        list(m.provider_message_ids),
+    )
+
+
+async def stage(
+    conn: Connection,
+    records: Iterable[tuple[Any, ...]] | bytes,
+    columns: Sequence[str] = STAGING_COLUMNS,
+) -> None:
+    """Fill this transaction's `message_staging` (records, or their COPY text) and resolve every
+    item to a message: existing (same client ref or provider id), new (inserted with its
+    parts) or in conflict."""
+    await conn.execute(queries.get("create_message_staging"))
+    if isinstance(records, bytes):
+        await conn.copy_to_table(
+            "message_staging", source=_once(records), columns=columns, format="text"
+        )
+    else:
+        await conn.copy_records_to_table("message_staging", columns=columns, records=records)
+    # one round trip: the statements take no parameters
+    await conn.execute("\n".join(queries.get(name) for name in _RESOLVE))
+
+
+_RESOLVE = (
+    "analyze_message_staging",
+    "resolve_staged_by_client_ref",
+    "resolve_staged_by_provider_id",
+    "insert_staged_messages",
+    # in-batch duplicates and concurrent registrations resolve to the winner
+    "resolve_staged_by_client_ref",
+    "insert_staged_parts",
+)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    """The data as an async source: COPY sends it from the event loop, no thread involved."""
+    yield data
+
+
 async def register(conn: Connection, items: Sequence[NewMessage]) -> list[Registered]:
     """Insert new messages and their parts; items already registered (same client ref or
     provider id) resolve to the existing message. Must run inside a transaction."""
-    await conn.execute(queries.get("create_message_staging"))
-    await conn.copy_records_to_table(
-        "message_staging",
-        columns=_STAGING_COLUMNS,
-        records=[
-            (
-                m.item_no,
-                m.provider_key,
-                m.channel,
-                m.client_ref,
-                m.destination,
-                m.submitted_at,
-                m.body_text,
-                m.segments,
-                m.value,
-                m.cost,
-                m.currency,
-                None if m.submit_response is None else json.dumps(m.submit_response, default=str),
-                m.submit_http_status,
-                list(m.provider_message_ids),
-            )
-            for m in items
-        ],
-    )
-    for name in (
-        "analyze_message_staging",
-        "resolve_staged_by_client_ref",
-        "resolve_staged_by_provider_id",
-        "allocate_staged_ids",
-        "insert_staged_messages",
-        # in-batch duplicates and concurrent registrations resolve to the winner
-        "resolve_staged_by_client_ref",
-        "insert_staged_parts",
-    ):
-        await conn.execute(queries.get(name))
+    await stage(conn, [staging_record(m) for m in items])
     records = await conn.fetch(queries.get("staged_results"))
     return [
         Registered(r["item_no"], r["message_id"], r["existed"], r["conflict_with"]) for r in records

@@ -16,20 +16,28 @@ CREATE TEMP TABLE message_staging (
     submit_response text,  -- JSON text: COPY has no binary jsonb encoder in asyncpg
     submit_http_status int,
     provider_message_ids text[] NOT NULL,
-    new_id bigint,
+    -- imports only: a plain row's submit events are the default ones ("registered"), written
+    -- in SQL (`insert_import_events`), and status_at is their time: the status_at a refresh
+    -- derives for a message such a row creates (its status is the default, submitted)
+    plain boolean NOT NULL DEFAULT false,
+    status_at timestamptz,
     message_id bigint,
     conflict_with bigint,  -- a provider id already belongs to a message with another client ref
     existed boolean NOT NULL DEFAULT true
 ) ON COMMIT DROP;
 
 -- name: resolve_staged_by_client_ref
+-- One index lookup per unresolved item (LIMIT 1: the index is unique), whatever the size of
+-- messages: a join would let the planner scan all of them for a big batch.
 UPDATE message_staging s
-SET message_id = m.id
-FROM messages m
-WHERE s.message_id IS NULL
-  AND s.client_ref IS NOT NULL
-  AND m.provider_key = s.provider_key
-  AND m.client_ref = s.client_ref;
+SET message_id = found.id
+FROM (SELECT st.item_no, m.id
+      FROM message_staging st
+      CROSS JOIN LATERAL (SELECT m.id FROM messages m
+                          WHERE m.provider_key = st.provider_key AND m.client_ref = st.client_ref
+                          LIMIT 1) m
+      WHERE st.message_id IS NULL AND st.client_ref IS NOT NULL) found
+WHERE s.item_no = found.item_no;
 
 -- name: resolve_staged_by_provider_id
 -- An item whose provider id is registered already is that message, unless both carry
@@ -52,42 +60,47 @@ WHERE s.item_no = found.item_no;
 -- A fresh temp table has no statistics; without them the planner guesses badly.
 ANALYZE message_staging;
 
--- name: allocate_staged_ids
--- New messages get ids up front (the first item of in-batch duplicates only).
-UPDATE message_staging s
-SET new_id = nextval(pg_get_serial_sequence('messages', 'id'))
-FROM (SELECT DISTINCT ON (provider_key, coalesce(client_ref, '#' || item_no)) item_no
-      FROM message_staging
-      WHERE message_id IS NULL AND conflict_with IS NULL
-      ORDER BY provider_key, coalesce(client_ref, '#' || item_no), item_no) first
-WHERE s.item_no = first.item_no;
-
 -- name: insert_staged_messages
-WITH inserted AS (
+-- New messages (the first item of in-batch duplicates only) get ids up front, are inserted,
+-- and their items resolve to them; an item that lost a race for its client ref is resolved
+-- by the next resolve_staged_by_client_ref.
+WITH firsts AS MATERIALIZED (
+    -- the sequence is looked up once (a sub-select), not for every item
+    SELECT item_no, nextval((SELECT pg_get_serial_sequence('messages', 'id'))::regclass) AS new_id
+    FROM (SELECT DISTINCT ON (provider_key, coalesce(client_ref, '#' || item_no)) item_no
+          FROM message_staging
+          WHERE message_id IS NULL AND conflict_with IS NULL
+          ORDER BY provider_key, coalesce(client_ref, '#' || item_no), item_no) first
+),
+inserted AS (
     INSERT INTO messages (id, provider_key, channel, client_ref, destination, submitted_at,
                           body_text, segments, value, cost, currency, submit_response,
-                          submit_http_status)
+                          submit_http_status, status_at)
     OVERRIDING SYSTEM VALUE
-    SELECT new_id, provider_key, channel, client_ref, destination, submitted_at, body_text,
-           segments, value, cost, currency, submit_response::jsonb, submit_http_status
-    FROM message_staging
-    WHERE new_id IS NOT NULL
-    ORDER BY new_id
+    SELECT f.new_id, s.provider_key, s.channel, s.client_ref, s.destination, s.submitted_at,
+           s.body_text, s.segments, s.value, s.cost, s.currency, s.submit_response::jsonb,
+           s.submit_http_status, s.status_at
+    FROM firsts f
+    JOIN message_staging s USING (item_no)
+    ORDER BY f.new_id
     ON CONFLICT (provider_key, client_ref) WHERE client_ref IS NOT NULL DO NOTHING
     RETURNING id
 )
 UPDATE message_staging s
-SET message_id = s.new_id, existed = false
-FROM inserted
-WHERE s.new_id = inserted.id;
+SET message_id = f.new_id, existed = false
+FROM firsts f
+JOIN inserted ON inserted.id = f.new_id
+WHERE s.item_no = f.item_no;
 
 -- name: insert_staged_parts
 INSERT INTO message_parts (provider_key, provider_message_id, message_id, part_no)
 SELECT s.provider_key, u.pid, s.message_id, (u.ord - 1)::int
 FROM message_staging s, unnest(s.provider_message_ids) WITH ORDINALITY AS u(pid, ord)
 WHERE s.message_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM message_parts p
-                  WHERE p.message_id = s.message_id AND p.part_no = (u.ord - 1)::int)
+  -- a message inserted by this batch has no parts yet: no lookup for its items
+  AND (NOT s.existed
+       OR NOT EXISTS (SELECT 1 FROM message_parts p
+                      WHERE p.message_id = s.message_id AND p.part_no = (u.ord - 1)::int))
 ON CONFLICT DO NOTHING;
 
 -- name: staged_results

@@ -75,6 +75,71 @@ def test_import_jsonl_with_a_broken_line(tmp_path: Path, run) -> None:
     assert f"{jsonl}:5: invalid JSON" in err
 
 
+def test_import_reports_true_line_numbers_and_is_idempotent(tmp_path: Path, run) -> None:
+    csv_file = tmp_path / "messages.csv"
+    csv_file.write_text(
+        "provider,client_ref,provider_message_ids,destination,text\n"
+        'geniq,k1,AB01|ab02,+4402012345678,"two\nlines"\n'
+        "\n"
+        "geniq,k3,K3,,nul\x00\n"
+        "geniq,k4,K4,+6591234567, padded \n"
+    )
+    code, out, err = run("import", "messages", str(csv_file))
+    assert code == 1
+    assert "3 rows: 2 created, 0 already registered, 1 rejected" in out
+    assert f"{csv_file}:5: contains a NUL character (\\u0000), which cannot be stored" in err
+    assert err.count(f"{csv_file}:") == 1
+    code, out, _ = run("trace", "--client-ref", "k1", "--format", "json")
+    [view] = json.loads(out)
+    assert view["destination"] == "+442012345678" and view["provider_message_ids"] == [
+        "AB01",
+        "AB02",
+    ]
+    assert view["status"] == "submitted" and view["status_at"] is not None
+
+    code, out, _ = run("import", "messages", str(csv_file))
+    assert "3 rows: 0 created, 2 already registered, 1 rejected" in out
+    code, out, _ = run("trace", "--client-ref", "k1", "--format", "csv")
+    assert out.count("\n") == 3  # header + one submit event per part, none added
+
+    other = tmp_path / "other.jsonl"
+    other.write_text(
+        '{"provider": "geniq", "client_ref": "k2", "provider_message_ids": ["ab01"]}\n'
+    )
+    code, _, err = run("import", "messages", str(other))
+    assert code == 1
+    assert f"{other}:1: provider_message_ids: already registered to message " in err
+    assert "with another client_ref" in err
+
+
+def test_import_matches_callbacks_that_came_first(tmp_path: Path, run, database_url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    async def store_callback() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO inbox (provider_key, method, path, query, headers, body, verification,"
+                " received_at) VALUES ('geniq', 'GET', '/v1/callbacks/geniq',"
+                " 'messageId=C0FFEE01&status=delivered&reasonCode=0', '{}', '', 'unverified', $1)",
+                datetime.now(UTC),
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(store_callback())
+    assert run("process", "--once")[0] == 0  # an orphan: no message C0FFEE01 yet
+    csv_file = tmp_path / "messages.csv"
+    csv_file.write_text("provider,client_ref,provider_message_ids\ngeniq,o1,c0ffee01\n")
+    code, out, _ = run("import", "messages", str(csv_file))
+    assert code == 0 and "1 rows: 1 created" in out
+    code, out, _ = run("trace", "--client-ref", "o1")
+    assert "status: delivered (final)" in out
+
+
 def test_trace_table_replay_and_process(tmp_path: Path, run, database_url: str) -> None:
     import asyncio
     from datetime import UTC, datetime

@@ -1,0 +1,122 @@
+"""Imported messages, a chunk at a time: staged, registered, their submit events written,
+orphans matched and statuses refreshed with set-based statements (see `importer`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.db import events as event_store
+from receiver.db import messages as message_store
+from receiver.db import queries
+from receiver.db.events import EventRow
+from receiver.db.pool import Connection
+from receiver.model import dedupe_key
+
+# `message_staging` columns of an import record: `messages.STAGING_COLUMNS`, then whether the
+# row is plain (its submit event is the default one, made in SQL) and that event's time
+COLUMNS = (*message_store.STAGING_COLUMNS, "plain", "status_at")
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    created: int = 0
+    existing: int = 0
+    conflicts: list[tuple[int, int]] = field(default_factory=list)  # (item, conflicting message)
+
+
+def copy_data(records: Iterable[tuple[Any, ...]]) -> bytes:
+    """Staging records (`COLUMNS`) in COPY's text format, made where it costs the event loop
+    nothing. Values are written as Python prints them (Decimal, int, bool, datetime with its
+    offset), which Postgres reads back as the same values; NULL is \\N."""
+    lines = (
+        "\t".join(map(_copy_field, (*r[:_IDS], _text_array(r[_IDS]), *r[_IDS + 1 :])))
+        for r in records
+    )
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+_IDS = COLUMNS.index("provider_message_ids")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A text[] literal."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+async def stage(conn: Connection, data: bytes) -> dict[int, int]:
+    """Register the chunk (`copy_data`); return the message of each row that is not plain
+    (item → message id). Must run inside a transaction."""
+    await message_store.stage(conn, data, COLUMNS)
+    found = await conn.fetch(queries.get("staged_prepared_messages"))
+    return {r["item_no"]: r["message_id"] for r in found}
+
+
+async def finish(conn: Connection, events: Sequence[tuple[int, int, EventRow]]) -> ChunkResult:
+    """Write the chunk's submit events (those of plain rows made here; `events` are the others,
+    as (item, position, event)), match the orphans its messages claim and refresh the status of
+    every message that needs it. Must run in the transaction of `stage`."""
+    await _insert_events(conn, events)
+    message_ids = {r["message_id"] for r in await conn.fetch(queries.get("staged_to_refresh"))}
+    orphans = [r["id"] for r in await conn.fetch(queries.get("staged_orphans"))]
+    if orphans:
+        message_ids |= await event_store.match(conn, orphans)
+    await event_store.refresh_status(conn, message_ids)
+    counts = await conn.fetchrow(queries.get("staged_counts"))
+    assert counts is not None
+    conflicts = await conn.fetch(queries.get("staged_conflicts"))
+    return ChunkResult(
+        counts["created"],
+        counts["existing"],
+        [(r["item_no"], r["conflict_with"]) for r in conflicts],
+    )
+
+
+async def _insert_events(conn: Connection, rows: Sequence[tuple[int, int, EventRow]]) -> None:
+    e = [r.event for _, _, r in rows]
+    await conn.execute(
+        queries.get("insert_import_events"),
+        [item for item, _, _ in rows],
+        [seq for _, seq, _ in rows],
+        [r.provider_key for _, _, r in rows],
+        [dedupe_key(r.event, r.source, r.message_id, r.part_no) for _, _, r in rows],
+        [x.provider_message_id for x in e],
+        [x.raw_message_id for x in e],
+        [x.client_ref for x in e],
+        [x.raw_status for x in e],
+        [x.status.value for x in e],
+        [x.error_code for x in e],
+        [x.error_class.value if x.error_class else None for x in e],
+        [x.retryable for x in e],
+        [x.description for x in e],
+        [x.provider_time for x in e],
+        [r.received_at for _, _, r in rows],
+        [x.cost for x in e],
+        [x.currency for x in e],
+        [x.channel.value if x.channel else None for x in e],
+        [x.recipient for x in e],
+        [_json_safe(x.details) for x in e],
+        [r.message_id for _, _, r in rows],
+        [r.part_no for _, _, r in rows],
+        ["\x1f".join(x.aliases) for x in e],
+    )
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    """The details as `events.insert` stores them (what JSON cannot hold, as text)."""
+    if not value:
+        return {}
+    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return result
