@@ -711,7 +711,7 @@ def report(
     for title, value, ok in lines:
         target = target_text.get(title, "<= 1 s" if title.startswith("lag at 80") else "")
         mark = "" if ok is None else verdict(ok)
-        w(f"{title:<34}{value:<52}{target:<10}{mark}")
+        w(f"{title:<34}{value:<56}{target:<10}{mark}")
     if not balanced:
         w("\nacked != stored: figures not balanced (see above)")
 
