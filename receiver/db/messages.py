@@ -99,9 +99,13 @@ _RESOLVE = (
     "analyze_message_staging",
     "resolve_staged_by_client_ref",
     "resolve_staged_by_provider_id",
+    "link_staged_to_earlier_items",
+    "collapse_staged_links",
+    "collapse_staged_links",  # twice: chains of up to four items sharing ids pairwise
     "insert_staged_messages",
     # in-batch duplicates and concurrent registrations resolve to the winner
     "resolve_staged_by_client_ref",
+    "resolve_staged_by_earlier_item",
     "insert_staged_parts",
 )
 

@@ -23,7 +23,8 @@ CREATE TEMP TABLE message_staging (
     status_at timestamptz,
     message_id bigint,
     conflict_with bigint,  -- a provider id already belongs to a message with another client ref
-    existed boolean NOT NULL DEFAULT true
+    existed boolean NOT NULL DEFAULT true,
+    same_as int  -- an earlier item of the batch with one of its provider ids: that message
 ) ON COMMIT DROP;
 
 -- name: resolve_staged_by_client_ref
@@ -56,6 +57,52 @@ FROM (SELECT DISTINCT ON (st.item_no) st.item_no, p.message_id,
       ORDER BY st.item_no) found
 WHERE s.item_no = found.item_no;
 
+-- name: link_staged_to_earlier_items
+-- An unresolved item sharing a provider id with an earlier item of the same batch is that
+-- item's message (see resolve_staged_by_earlier_item), as it would be had the earlier item
+-- been registered first. Hash aggregates over the ids: nothing to do when none is shared.
+WITH ids AS (
+    SELECT s.item_no, s.provider_key, u.pid
+    FROM message_staging s, unnest(s.provider_message_ids) AS u(pid)
+    WHERE s.conflict_with IS NULL
+),
+shared AS (
+    SELECT provider_key, pid, min(item_no) AS first
+    FROM ids
+    GROUP BY provider_key, pid
+    HAVING count(*) > 1
+)
+UPDATE message_staging s
+SET same_as = found.first
+FROM (SELECT i.item_no, min(sh.first) AS first
+      FROM ids i
+      JOIN shared sh USING (provider_key, pid)
+      WHERE sh.first < i.item_no
+      GROUP BY i.item_no) found
+WHERE s.item_no = found.item_no AND s.message_id IS NULL;
+
+-- name: collapse_staged_links
+-- A link to an item that is itself linked goes to that item's own target.
+UPDATE message_staging s
+SET same_as = t.same_as
+FROM message_staging t
+WHERE s.same_as = t.item_no AND t.same_as IS NOT NULL;
+
+-- name: resolve_staged_by_earlier_item
+-- Linked items take their earlier item's message, unless both carry client refs that differ:
+-- then a conflict, as resolve_staged_by_provider_id decides for registered messages.
+UPDATE message_staging b
+SET message_id = CASE WHEN x.clash THEN NULL ELSE x.message_id END,
+    conflict_with = CASE WHEN x.clash THEN x.message_id END
+FROM (SELECT bb.item_no, m.id AS message_id,
+             (bb.client_ref IS NOT NULL AND m.client_ref IS NOT NULL
+              AND bb.client_ref <> m.client_ref) AS clash
+      FROM message_staging bb
+      JOIN message_staging a ON a.item_no = bb.same_as
+      JOIN messages m ON m.id = a.message_id
+      WHERE bb.message_id IS NULL AND bb.conflict_with IS NULL) x
+WHERE b.item_no = x.item_no;
+
 -- name: analyze_message_staging
 -- A fresh temp table has no statistics; without them the planner guesses badly.
 ANALYZE message_staging;
@@ -69,7 +116,7 @@ WITH firsts AS MATERIALIZED (
     SELECT item_no, nextval((SELECT pg_get_serial_sequence('messages', 'id'))::regclass) AS new_id
     FROM (SELECT DISTINCT ON (provider_key, coalesce(client_ref, '#' || item_no)) item_no
           FROM message_staging
-          WHERE message_id IS NULL AND conflict_with IS NULL
+          WHERE message_id IS NULL AND conflict_with IS NULL AND same_as IS NULL
           ORDER BY provider_key, coalesce(client_ref, '#' || item_no), item_no) first
 ),
 inserted AS (

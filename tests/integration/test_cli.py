@@ -205,3 +205,19 @@ def test_held_rows_are_processed_only_when_released(run, database_url: str) -> N
     assert asyncio.run(sql("SELECT count(*) FROM events")) == 0
     assert run("replay", "--release-held")[1].startswith("released 1 inbox rows; processed 1")
     assert asyncio.run(sql("SELECT count(*) FROM events")) == 1
+
+
+def test_import_a_provider_id_shared_by_rows_of_one_file(tmp_path: Path, run) -> None:
+    """Rows of one chunk sharing a provider id: the later one is the earlier row's message
+    when it has no client ref of its own, and a conflict (reported on its line) when it has
+    another one; the same as when the earlier row was imported before."""
+    csv_file = tmp_path / "shared.csv"
+    csv_file.write_text(
+        "provider,client_ref,provider_message_ids\ngeniq,s1,SH01|SH02\ngeniq,s2,SH02\ngeniq,,SH01\n"
+    )
+    code, out, err = run("import", "messages", str(csv_file))
+    assert code == 1
+    assert "3 rows: 1 created, 1 already registered, 1 rejected" in out
+    assert f"{csv_file}:3: provider_message_ids: already registered to message " in err
+    code, out, _ = run("trace", "--client-ref", "s2", "--format", "json")
+    assert code != 0 or "s2" not in out

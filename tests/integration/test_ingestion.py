@@ -282,3 +282,21 @@ async def test_unmapped_codes_are_counted_on_metrics(
     text = await (await client.get("/metrics")).text()
     assert 'dlrecon_unmapped_codes_total{provider="open"} 1.0' in text
     assert 'dlrecon_events_total{provider="open",status="delivered"} 1.0' in text
+
+
+async def test_provider_id_shared_inside_one_batch(client: TestClient) -> None:
+    """Within one request, as across requests: an item whose provider id an earlier item of
+    the batch carries is that message (no client ref of its own) or a conflict (another one)."""
+    items = [
+        {"provider": "open", "client_ref": "in-1", "provider_message_ids": ["SHARED1"]},
+        {"provider": "open", "client_ref": "in-2", "provider_message_ids": ["SHARED1"]},
+        {"provider": "open", "provider_message_ids": ["SHARED1"]},
+    ]
+    response = await client.post("/v1/messages", json=items, headers=auth("send"))
+    results = (await response.json())["results"]
+    first = results[0]["message_id"]
+    assert first is not None and results[0]["created"]
+    assert "already registered to message" in results[1]["error"]
+    assert str(first) in results[1]["error"]
+    assert await message_status(client, "in-2") is None
+    assert results[2]["message_id"] == first and not results[2]["created"]
