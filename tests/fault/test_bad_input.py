@@ -232,7 +232,9 @@ async def test_register_odd_but_valid_values_round_trip(client: TestClient) -> N
         b"["
         + b",".join(
             [
-                json.dumps(message(client_ref=f"b{i}", text="t" * 1000)).encode()
+                json.dumps(
+                    message(client_ref=f"b{i}", provider_message_ids=[f"B{i}"], text="t" * 1000)
+                ).encode()
                 for i in range(10_000)
             ]
         )
