@@ -112,15 +112,9 @@ async def run_processor(settings: Settings, url: str, *, wait_for_database: bool
     With `wait_for_database`, a database that is not there yet is waited for; otherwise
     `DatabaseUnavailable` is raised at once."""
     stop = asyncio.Event()
-
-    def on_signal() -> None:
-        if stop.is_set():  # asked twice: do not wait for a clean stop any longer
-            os._exit(1)
-        stop.set()
-
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal)
+        loop.add_signal_handler(signum, stop.set)  # the stop itself is bounded (_STOP_SECONDS)
     timeout = settings.database.connect_timeout
     backoff = 0.5
     while True:
@@ -149,12 +143,15 @@ async def run_processor(settings: Settings, url: str, *, wait_for_database: bool
         pool.terminate()
 
 
-def _child_main(target: Callable[..., None], args: tuple[Any, ...]) -> None:
-    _die_with_parent()
+def _child_main(target: Callable[..., None], args: tuple[Any, ...], parent: int) -> None:
+    # a process group of its own: a terminal's Ctrl-C (or a signal to serve's group) reaches
+    # only `serve`, which stops each child once, instead of every child getting it twice
+    os.setpgrp()
+    _die_with_parent(parent)
     target(*args)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: have the kernel send SIGTERM to this child when `serve` dies, even by SIGKILL,
     so no worker outlives it (elsewhere this does nothing)."""
     if not sys.platform.startswith("linux"):
@@ -162,17 +159,20 @@ def _die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() == 1:  # the parent was already gone before prctl took effect
+    # `serve` died before prctl took effect (`serve` itself may be pid 1, in a container)
+    if os.getppid() != parent:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
 _PR_SET_PDEATHSIG = 1
 # how long a processor may take to stop cleanly
 _STOP_SECONDS = 10.0
-# a child that exits with an error sooner than this after it started failed to start: `serve`
+# a child that exits with an error this soon after its first start failed to start: `serve`
 # stops with it rather than starting it again and again (a port in use...). A child killed by
-# a signal, or one that ran longer, is started again.
-_STARTUP_SECONDS = 5.0
+# a signal, one that ran longer, or one started again later, is started again, after a pause
+# that doubles while it keeps dying young (up to _MAX_PAUSE seconds)
+_STARTUP_SECONDS = 30.0
+_MAX_PAUSE = 30.0
 
 
 @dataclass
@@ -182,6 +182,9 @@ class _Child:
     args: tuple[Any, ...]
     process: multiprocessing.process.BaseProcess | None = None
     started: float = 0.0
+    starts: int = 0
+    young_deaths: int = 0  # deaths in a row within _STARTUP_SECONDS of their start
+    start_at: float | None = None  # when to start it again
 
 
 def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> None:
@@ -243,17 +246,23 @@ def _alive(pid: int) -> bool:
 
 def _supervise(children: list[_Child], kill_after: float) -> bool:
     """Start the children, start again one that dies after it was up, stop them all on SIGTERM
-    or SIGINT. True when a child failed (at start, or with an error at the end)."""
+    or SIGINT. True when a child failed (at its first start, or with an error at the end)."""
     context = multiprocessing.get_context("spawn")
     stopping = False
     failed = False
 
     def start(child: _Child) -> None:
+        if stopping:
+            return
+        child.start_at = None
         child.process = context.Process(
-            target=_child_main, args=(child.target, child.args), name=child.name
+            target=_child_main, args=(child.target, child.args, os.getpid()), name=child.name
         )
         child.process.start()
         child.started = time.monotonic()
+        child.starts += 1
+        if stopping and child.process.pid:  # the signal came while it was being started
+            os.kill(child.process.pid, signal.SIGTERM)
 
     def stop_all(signum: int = signal.SIGTERM, frame: Any = None) -> None:
         nonlocal stopping
@@ -270,8 +279,12 @@ def _supervise(children: list[_Child], kill_after: float) -> bool:
     running = list(children)
     stopped_at: float | None = None
     while running:
+        for child in running:
+            due = child.start_at is not None and time.monotonic() >= child.start_at
+            if child.process is None and due:
+                start(child)
         sentinels = [c.process.sentinel for c in running if c.process is not None]
-        multiprocessing.connection.wait(sentinels, timeout=1.0)
+        multiprocessing.connection.wait(sentinels, timeout=0.5)
         if stopping and stopped_at is None:
             stopped_at = time.monotonic()
         if stopped_at is not None and time.monotonic() - stopped_at > kill_after:
@@ -283,25 +296,31 @@ def _supervise(children: list[_Child], kill_after: float) -> bool:
                         os.kill(child.process.pid, signal.SIGKILL)
         for child in list(running):
             process = child.process
-            assert process is not None
+            if process is None:  # waiting to be started again
+                if stopping:
+                    running.remove(child)
+                continue
             if process.is_alive():
                 continue
             process.join()
+            child.process = None
             if process.pid is not None:
                 with contextlib.suppress(OSError):
                     mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
-            clean = process.exitcode in (0, -signal.SIGTERM)
+            young = time.monotonic() - child.started < _STARTUP_SECONDS
             if stopping:
-                failed = failed or not clean
+                failed = failed or process.exitcode not in (0, -signal.SIGTERM)
                 running.remove(child)
-            elif (
-                process.exitcode or 0
-            ) > 0 and time.monotonic() - child.started < _STARTUP_SECONDS:
+            elif child.starts == 1 and young and (process.exitcode or 0) > 0:
                 log.error("child_failed_at_start", child=child.name, exitcode=process.exitcode)
                 failed = True
                 running.remove(child)
                 stop_all()
             else:
-                log.error("child_exited", child=child.name, exitcode=process.exitcode)
-                start(child)  # the others go on serving meanwhile
+                child.young_deaths = child.young_deaths + 1 if young else 0
+                pause = min(_MAX_PAUSE, 0.5 * 2**child.young_deaths)
+                log.error(
+                    "child_exited", child=child.name, exitcode=process.exitcode, restart_in=pause
+                )
+                child.start_at = time.monotonic() + pause  # the others go on serving meanwhile
     return failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -12,7 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
+from receiver.db.embedded import EmbeddedPostgres
 from tests.acceptance.conftest import Service, free_port, service_env
 
 
@@ -93,7 +96,9 @@ def test_a_killed_processor_is_started_again(
     http = service.http_workers(1)
     processors = [c for c in service.children() if c not in http]
     assert len(http) == 1 and len(processors) == 1
-    assert processors[0].nice() == min(19, psutil.Process().nice() + 7), "niced as configured"
+    # the child sets its own niceness once it runs: wait for it
+    wanted = min(19, psutil.Process().nice() + 7)
+    assert wait_for(lambda: processors[0].nice() == wanted), "niced as configured"
 
     processors[0].send_signal(signal.SIGKILL)
     replaced = wait_for(
@@ -157,3 +162,94 @@ def test_a_worker_that_cannot_start_stops_serve(workdir: Path, database_url: str
     assert result.returncode == 1, result.stderr
     assert "child_failed_at_start" in result.stderr + result.stdout
     assert time.monotonic() - started < 50
+
+
+def _ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"serve exited {proc.returncode}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("not ready")
+
+
+def test_ctrl_c_stops_every_process_once_and_cleanly(workdir: Path, database_url: str) -> None:
+    """A terminal's Ctrl-C goes to the whole process group: only serve may get it, and it
+    stops each child once (a second signal would cut a worker's graceful stop short)."""
+    port = free_port()
+    with open(workdir / "ctrl-c.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dlrecon", "serve", "--port", str(port), "--workers", "2"],
+            env=service_env(workdir, database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, as in a terminal
+        )
+        try:
+            _ready(port, proc)
+            time.sleep(1)  # every child up
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(60) == 0, (workdir / "ctrl-c.log").read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_serve_as_pid_1_serves(workdir: Path, database_url: str) -> None:
+    """In a container serve is pid 1: its children must not take that for an orphaned start."""
+    probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("no pid namespace here (unshare --pid)")
+    port = free_port()
+    with open(workdir / "pid1.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                *("unshare", "--pid", "--fork", "--kill-child=SIGTERM"),
+                *(sys.executable, "-m", "dlrecon", "serve", "--port", str(port)),
+            ],
+            env=service_env(workdir, database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _ready(port, proc)
+            send(Service(workdir, {}, port), "PID1-", 3)
+            time.sleep(1)
+            assert "child_exited" not in (workdir / "pid1.log").read_text()
+        finally:
+            # serve (pid 1 in there) is unshare's child: stop it, unshare then exits with it
+            for child in psutil.Process(proc.pid).children():
+                child.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+
+
+def test_a_worker_killed_while_the_database_is_down_is_started_again(
+    workdir: Path, own_postgres: EmbeddedPostgres, services: list[Service]
+) -> None:
+    service = Service(workdir, service_env(workdir, own_postgres.url), free_port())
+    services.append(service)
+    service.start("--workers", "2")
+    service.wait_ready()
+    victim, survivor = service.http_workers(2)
+    own_postgres.stop()
+    try:
+        victim.send_signal(signal.SIGKILL)
+        time.sleep(4)  # its successor cannot reach the database: it is started again, later
+        assert service.proc is not None and service.proc.poll() is None, "serve stopped"
+        with urllib.request.urlopen(f"{service.url}/healthz", timeout=10) as r:
+            assert r.status == 200  # the survivor answers meanwhile
+    finally:
+        own_postgres.start()
+    assert survivor.is_running()
+    assert wait_for(lambda: len(service.http_workers(2)) == 2, timeout=60)
+    send(service, "BACK", 5)
+    assert service.stop() == 0
