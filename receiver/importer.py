@@ -6,18 +6,21 @@ import asyncio
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterator
+import random
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+import structlog
 
 from receiver import registry
 from receiver.db import imports
 from receiver.db import messages as message_store
-from receiver.db.pool import Connection
+from receiver.db.pool import RETRYABLE, Connection, describe
 from receiver.settings import Settings
 
 CSV_COLUMNS = (
@@ -34,6 +37,9 @@ CSV_COLUMNS = (
     "text",
 )
 CHUNK = 20_000
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -120,6 +126,7 @@ def _chunks(records: Iterator[tuple[int, Any]], settings: Settings, size: int) -
                 chunk.prepared[line] = outcome
                 record = (*message_store.staging_record(registry.new_message(outcome)), False, None)
             chunk.staged.append(record)
+        chunk.staged = imports.with_links(chunk.staged)
         chunk.copy = imports.copy_data(chunk.staged)
         yield chunk
 
@@ -130,6 +137,13 @@ async def _write(conn: Connection, chunk: _Chunk, report: ImportReport) -> None:
     report.errors.extend(chunk.errors)
     if not chunk.staged:
         return
+    result = await _retried(lambda: _write_once(conn, chunk))
+    report.created += result.created
+    report.existing += result.existing
+    report.errors.extend((line, registry.conflict_error(other)) for line, other in result.conflicts)
+
+
+async def _write_once(conn: Connection, chunk: _Chunk) -> imports.ChunkResult:
     async with conn.transaction():
         message_ids = await imports.stage(conn, chunk.copy)
         events = [
@@ -139,10 +153,26 @@ async def _write(conn: Connection, chunk: _Chunk, report: ImportReport) -> None:
                 registry.submit_events(chunk.prepared[line], message_id, chunk.now)
             )
         ]
-        result = await imports.finish(conn, events)
-    report.created += result.created
-    report.existing += result.existing
-    report.errors.extend((line, registry.conflict_error(other)) for line, other in result.conflicts)
+        return await imports.finish(conn, events)
+
+
+RETRY_ATTEMPTS = 5
+
+
+async def _retried(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, done again (a few times, after a short random pause) when Postgres aborted its
+    transaction for a deadlock or a serialization failure (processors update the messages a
+    chunk registers): the transaction was rolled back whole, so doing it again is safe. As
+    `processor._retried`."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return await work()
+        except RETRYABLE as exc:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+            log.info("import_chunk_retry", attempt=attempt, error=describe(exc))
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 async def import_messages(

@@ -107,6 +107,27 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a lone surrogate (a JSON escape such as "\\ud800" that pairs with nothing) is
+    anywhere in a decoded JSON value (keys too): no UTF-8 text holds one, so Postgres would
+    refuse the whole batch. Iterative, as `has_nul`."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                key = str(key)
+                if not key.isascii() and _SURROGATE.search(key):
+                    return True
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def normalise_destination(raw: str | None) -> str | None:
     """E.164 when the number parses (`+` prefix), else the digits as given."""
     if raw is None:
@@ -184,7 +205,8 @@ _SEGMENTS = re.compile(r"[1-9][0-9]{0,2}")
 _MONEY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,8})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_PLAIN = object()
@@ -303,6 +325,9 @@ class PlainRows:
             None,  # submit_response
             None,  # submit_http_status
             ids,
+            None,  # same_as: see `imports.with_links`
+            None,  # clash_with
+            None,  # same_as_parts
             True,  # plain
             submitted_at or now,  # status_at: the time of its submit events
         )
@@ -321,10 +346,17 @@ class Prepared:
     warning: str | None
 
 
+_LONE_SURROGATE = (
+    "contains a lone surrogate (\\ud800-\\udfff, not part of a pair), which cannot be stored"
+)
+
+
 def prepare(index: int, raw: Any, settings: Settings) -> Prepared | ItemResult:
     """Validate one item and let its adapter read the submit response; or its error."""
     if has_nul(raw):
         return ItemResult(index, error="contains a NUL character (\\u0000), which cannot be stored")
+    if has_lone_surrogate(raw):
+        return ItemResult(index, error=_LONE_SURROGATE)
     try:
         message = MessageIn.model_validate(raw)
     except ValidationError as exc:

@@ -27,18 +27,45 @@ class ChunkResult:
     conflicts: list[tuple[int, int]] = field(default_factory=list)  # (item, conflicting message)
 
 
+def with_links(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The records of one chunk (file order, no links yet) with their in-batch links
+    (`messages.link`; the item number is the line number)."""
+    links = message_store.link((r[0], r[1], r[3], r[_IDS]) for r in records)
+    if not links:
+        return records
+    return [
+        (*r[:_SAME_AS], *links[r[0]], *r[_SAME_AS + len(message_store.NO_LINK) :])
+        if r[0] in links
+        else r
+        for r in records
+    ]
+
+
 def copy_data(records: Iterable[tuple[Any, ...]]) -> bytes:
     """Staging records (`COLUMNS`) in COPY's text format, made where it costs the event loop
     nothing. Values are written as Python prints them (Decimal, int, bool, datetime with its
     offset), which Postgres reads back as the same values; NULL is \\N."""
     lines = (
-        "\t".join(map(_copy_field, (*r[:_IDS], _text_array(r[_IDS]), *r[_IDS + 1 :])))
+        "\t".join(
+            map(
+                _copy_field,
+                (
+                    *r[:_IDS],
+                    _text_array(r[_IDS]),
+                    *r[_IDS + 1 : _PARTS],
+                    _int_array(r[_PARTS]),
+                    *r[_PARTS + 1 :],
+                ),
+            )
+        )
         for r in records
     )
     return "".join(f"{line}\n" for line in lines).encode()
 
 
 _IDS = COLUMNS.index("provider_message_ids")
+_SAME_AS = COLUMNS.index("same_as")
+_PARTS = COLUMNS.index("same_as_parts")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
@@ -48,6 +75,11 @@ def _copy_field(value: Any) -> str:
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
     return str(value)
+
+
+def _int_array(values: Sequence[int] | None) -> str | None:
+    """An int[] literal (or NULL)."""
+    return None if values is None else "{" + ",".join(map(str, values)) + "}"
 
 
 def _text_array(values: Sequence[str]) -> str:

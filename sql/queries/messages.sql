@@ -24,7 +24,13 @@ CREATE TEMP TABLE message_staging (
     message_id bigint,
     conflict_with bigint,  -- a provider id already belongs to a message with another client ref
     existed boolean NOT NULL DEFAULT true,
-    same_as int  -- an earlier item of the batch with one of its provider ids: that message
+    -- in-batch links, worked out in Python (`messages.link`) as if the items were registered
+    -- one after the other: the earlier item whose message this item is, or whose message it
+    -- conflicts with (both NULL for an item that is its own new message), and the part
+    -- numbers a same_as item adds to that message (its ids at those places)
+    same_as int,
+    clash_with int,
+    same_as_parts int[]
 ) ON COMMIT DROP;
 
 -- name: resolve_staged_by_client_ref
@@ -50,58 +56,12 @@ FROM (SELECT DISTINCT ON (st.item_no) st.item_no, p.message_id,
              (st.client_ref IS NOT NULL AND m.client_ref IS NOT NULL
               AND st.client_ref <> m.client_ref) AS clash
       FROM message_staging st
-      CROSS JOIN LATERAL unnest(st.provider_message_ids) AS u(pid)
+      CROSS JOIN LATERAL unnest(st.provider_message_ids) WITH ORDINALITY AS u(pid, ord)
       JOIN message_parts p ON p.provider_key = st.provider_key AND p.provider_message_id = u.pid
       JOIN messages m ON m.id = p.message_id
       WHERE st.message_id IS NULL
-      ORDER BY st.item_no) found
+      ORDER BY st.item_no, u.ord) found  -- the first of its ids that is registered
 WHERE s.item_no = found.item_no;
-
--- name: link_staged_to_earlier_items
--- An unresolved item sharing a provider id with an earlier item of the same batch is that
--- item's message (see resolve_staged_by_earlier_item), as it would be had the earlier item
--- been registered first. Hash aggregates over the ids: nothing to do when none is shared.
-WITH ids AS (
-    SELECT s.item_no, s.provider_key, u.pid
-    FROM message_staging s, unnest(s.provider_message_ids) AS u(pid)
-    WHERE s.conflict_with IS NULL
-),
-shared AS (
-    SELECT provider_key, pid, min(item_no) AS first
-    FROM ids
-    GROUP BY provider_key, pid
-    HAVING count(*) > 1
-)
-UPDATE message_staging s
-SET same_as = found.first
-FROM (SELECT i.item_no, min(sh.first) AS first
-      FROM ids i
-      JOIN shared sh USING (provider_key, pid)
-      WHERE sh.first < i.item_no
-      GROUP BY i.item_no) found
-WHERE s.item_no = found.item_no AND s.message_id IS NULL;
-
--- name: collapse_staged_links
--- A link to an item that is itself linked goes to that item's own target.
-UPDATE message_staging s
-SET same_as = t.same_as
-FROM message_staging t
-WHERE s.same_as = t.item_no AND t.same_as IS NOT NULL;
-
--- name: resolve_staged_by_earlier_item
--- Linked items take their earlier item's message, unless both carry client refs that differ:
--- then a conflict, as resolve_staged_by_provider_id decides for registered messages.
-UPDATE message_staging b
-SET message_id = CASE WHEN x.clash THEN NULL ELSE x.message_id END,
-    conflict_with = CASE WHEN x.clash THEN x.message_id END
-FROM (SELECT bb.item_no, m.id AS message_id,
-             (bb.client_ref IS NOT NULL AND m.client_ref IS NOT NULL
-              AND bb.client_ref <> m.client_ref) AS clash
-      FROM message_staging bb
-      JOIN message_staging a ON a.item_no = bb.same_as
-      JOIN messages m ON m.id = a.message_id
-      WHERE bb.message_id IS NULL AND bb.conflict_with IS NULL) x
-WHERE b.item_no = x.item_no;
 
 -- name: analyze_message_staging
 -- A fresh temp table has no statistics; without them the planner guesses badly.
@@ -117,6 +77,7 @@ WITH firsts AS MATERIALIZED (
     FROM (SELECT DISTINCT ON (provider_key, coalesce(client_ref, '#' || item_no)) item_no
           FROM message_staging
           WHERE message_id IS NULL AND conflict_with IS NULL AND same_as IS NULL
+            AND clash_with IS NULL
           ORDER BY provider_key, coalesce(client_ref, '#' || item_no), item_no) first
 ),
 inserted AS (
@@ -139,7 +100,34 @@ FROM firsts f
 JOIN inserted ON inserted.id = f.new_id
 WHERE s.item_no = f.item_no;
 
+-- name: resolve_staged_roots_by_client_ref
+-- After the insert: an item that lost a race for its client ref resolves to the winner. Items
+-- linked to an earlier item of the batch are left to resolve_staged_by_earlier_item.
+UPDATE message_staging s
+SET message_id = found.id
+FROM (SELECT st.item_no, m.id
+      FROM message_staging st
+      CROSS JOIN LATERAL (SELECT m.id FROM messages m
+                          WHERE m.provider_key = st.provider_key AND m.client_ref = st.client_ref
+                          LIMIT 1) m
+      WHERE st.message_id IS NULL AND st.conflict_with IS NULL AND st.client_ref IS NOT NULL
+        AND st.same_as IS NULL AND st.clash_with IS NULL) found
+WHERE s.item_no = found.item_no;
+
+-- name: resolve_staged_by_earlier_item
+-- Items still unresolved that are linked to an earlier item: its message, or a conflict with
+-- it (should that item be a conflict itself, the message it conflicts with).
+UPDATE message_staging s
+SET message_id = CASE WHEN s.same_as IS NOT NULL THEN r.message_id END,
+    conflict_with = CASE WHEN s.clash_with IS NOT NULL OR r.message_id IS NULL
+                         THEN coalesce(r.message_id, r.conflict_with) END
+FROM message_staging r
+WHERE r.item_no = coalesce(s.same_as, s.clash_with)
+  AND s.message_id IS NULL AND s.conflict_with IS NULL;
+
 -- name: insert_staged_parts
+-- In item order, so that of two items of the batch with one provider id, the earlier gets it.
+-- An item linked to an earlier one adds the parts `messages.link` found it adds.
 INSERT INTO message_parts (provider_key, provider_message_id, message_id, part_no)
 SELECT s.provider_key, u.pid, s.message_id, (u.ord - 1)::int
 FROM message_staging s, unnest(s.provider_message_ids) WITH ORDINALITY AS u(pid, ord)
@@ -148,6 +136,8 @@ WHERE s.message_id IS NOT NULL
   AND (NOT s.existed
        OR NOT EXISTS (SELECT 1 FROM message_parts p
                       WHERE p.message_id = s.message_id AND p.part_no = (u.ord - 1)::int))
+  AND (s.same_as IS NULL OR (u.ord - 1)::int = ANY (s.same_as_parts))
+ORDER BY s.item_no, u.ord
 ON CONFLICT DO NOTHING;
 
 -- name: staged_results

@@ -75,6 +75,26 @@ def test_import_jsonl_with_a_broken_line(tmp_path: Path, run) -> None:
     assert f"{jsonl}:5: invalid JSON" in err
 
 
+def test_import_refuses_a_lone_surrogate_on_its_line(tmp_path: Path, run) -> None:
+    """A lone surrogate (JSON "\\ud800") in a submit response cannot be stored: its row is
+    reported on its line, the rows of its chunk are kept."""
+    jsonl = tmp_path / "surrogate.jsonl"
+    jsonl.write_text(
+        '{"provider": "geniq", "client_ref": "su1", "provider_message_ids": ["SU1"]}\n'
+        '{"provider": "geniq", "client_ref": "su2", "submit_response": {"reference": "\\ud800"}}\n'
+        '{"provider": "geniq", "client_ref": "su3", "submit_response": {"responseCode": "0",'
+        ' "messageIds": ["SU3"]}}\n'
+    )
+    code, out, err = run("import", "messages", str(jsonl))
+    assert code == 1
+    assert "3 rows: 2 created, 0 already registered, 1 rejected" in out
+    assert f"{jsonl}:2: contains a lone surrogate" in err
+    assert err.count(f"{jsonl}:") == 1
+    for ref in ("su1", "su3"):
+        code, out, _ = run("trace", "--client-ref", ref, "--format", "json")
+        assert code == 0 and json.loads(out)[0]["client_ref"] == ref
+
+
 def test_import_reports_true_line_numbers_and_is_idempotent(tmp_path: Path, run) -> None:
     csv_file = tmp_path / "messages.csv"
     csv_file.write_text(
