@@ -195,6 +195,7 @@ def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> N
     in_worker = p.enabled and p.processes == 0
     separate = p.processes if p.enabled else 0
     if workers == 1 and separate == 0:
+        _clear_given_metrics_dir()
         _worker(settings, url, host, port, reuse_port=False, with_processor=in_worker)
         return
     children = [
@@ -210,10 +211,7 @@ def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> N
 @contextlib.contextmanager
 def _shared_metrics_dir() -> Iterator[None]:
     """A fresh folder where every child records its metrics (see `receiver.metrics`)."""
-    given = os.environ.get(MULTIPROC_ENV)
-    if given:  # the operator's folder: cleared, as prometheus_client requires at start
-        for stale in Path(given).glob("*.db"):
-            stale.unlink()
+    if _clear_given_metrics_dir():
         yield
         return
     _remove_stale_metrics_dirs()
@@ -224,6 +222,17 @@ def _shared_metrics_dir() -> Iterator[None]:
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _clear_given_metrics_dir() -> bool:
+    """Empty the operator's `PROMETHEUS_MULTIPROC_DIR`, if set, as prometheus_client requires
+    at start (else the values of an earlier run are added in). Whether one is set."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        return False
+    for stale in Path(given).glob("*.db"):
+        stale.unlink()
+    return True
 
 
 def _remove_stale_metrics_dirs() -> None:

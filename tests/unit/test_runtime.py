@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from dlrecon import runtime
 
 
@@ -26,3 +28,16 @@ def test_metrics_folders_of_dead_serves_are_removed() -> None:
                 item.unlink()
             if folder.exists():
                 folder.rmdir()
+
+
+def test_an_operator_metrics_folder_is_emptied_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "counter_123.db").write_bytes(b"old")
+    (tmp_path / "keep.txt").write_text("not ours")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert runtime._clear_given_metrics_dir()
+    assert not (tmp_path / "counter_123.db").exists()
+    assert (tmp_path / "keep.txt").exists()
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    assert not runtime._clear_given_metrics_dir()
