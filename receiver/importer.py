@@ -6,21 +6,20 @@ import asyncio
 import csv
 import itertools
 import json
-import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import structlog
 
 from receiver import registry
 from receiver.db import imports
 from receiver.db import messages as message_store
-from receiver.db.pool import RETRYABLE, Connection, describe
+from receiver.db.pool import Connection, retried
 from receiver.settings import Settings
 
 CSV_COLUMNS = (
@@ -39,7 +38,6 @@ CSV_COLUMNS = (
 CHUNK = 20_000
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -137,7 +135,7 @@ async def _write(conn: Connection, chunk: _Chunk, report: ImportReport) -> None:
     report.errors.extend(chunk.errors)
     if not chunk.staged:
         return
-    result = await _retried(lambda: _write_once(conn, chunk))
+    result = await retried(lambda: _write_once(conn, chunk), event="import_chunk_retry")
     report.created += result.created
     report.existing += result.existing
     report.errors.extend((line, registry.conflict_error(other)) for line, other in result.conflicts)
@@ -154,25 +152,6 @@ async def _write_once(conn: Connection, chunk: _Chunk) -> imports.ChunkResult:
             )
         ]
         return await imports.finish(conn, events)
-
-
-RETRY_ATTEMPTS = 5
-
-
-async def _retried(work: Callable[[], Awaitable[T]]) -> T:
-    """`work()`, done again (a few times, after a short random pause) when Postgres aborted its
-    transaction for a deadlock or a serialization failure (processors update the messages a
-    chunk registers): the transaction was rolled back whole, so doing it again is safe. As
-    `processor._retried`."""
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            return await work()
-        except RETRYABLE as exc:
-            if attempt == RETRY_ATTEMPTS:
-                raise
-            log.info("import_chunk_retry", attempt=attempt, error=describe(exc))
-            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-    raise AssertionError("unreachable")
 
 
 async def import_messages(

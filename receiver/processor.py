@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import structlog
@@ -19,7 +16,15 @@ from receiver.db import events as event_store
 from receiver.db import inbox as inbox_store
 from receiver.db.events import EventRow
 from receiver.db.inbox import InboxRow
-from receiver.db.pool import RETRYABLE, UNAVAILABLE, Connection, Pool, describe, translated
+from receiver.db.pool import (
+    RETRYABLE,
+    UNAVAILABLE,
+    Connection,
+    Pool,
+    describe,
+    retried,
+    translated,
+)
 from receiver.errors import DatabaseUnavailable
 from receiver.metrics import Metrics
 from receiver.model import Event, RawRequest, Source
@@ -30,8 +35,6 @@ log = structlog.get_logger(__name__)
 # how often orphans are matched again, in case a registration and its callback raced
 ORPHAN_SWEEP_SECONDS = 5.0
 # attempts at a batch that Postgres aborted for a deadlock or a serialization failure
-RETRY_ATTEMPTS = 5
-T = TypeVar("T")
 
 
 def raw_request(row: InboxRow) -> RawRequest:
@@ -87,27 +90,16 @@ async def process_batch(pool: Pool, settings: Settings, metrics: Metrics) -> int
     quarantined with the reason, so one bad callback never blocks the others.
     """
     try:
-        return await _retried(lambda: _process(pool, settings, metrics, row_by_row=False))
+        return await retried(
+            lambda: _process(pool, settings, metrics, row_by_row=False), event="processor_retry"
+        )
     except (DatabaseUnavailable, *RETRYABLE):
         raise
     except Exception as exc:
         log.warning("processor_batch_refused", error=describe(exc))
-        return await _retried(lambda: _process(pool, settings, metrics, row_by_row=True))
-
-
-async def _retried(work: Callable[[], Awaitable[T]]) -> T:
-    """`work()`, done again (a few times, after a short random pause) when Postgres aborted it
-    for a deadlock or a serialization failure: processors side by side can collide on the same
-    messages, and the transaction was rolled back whole, so doing it again is safe."""
-    for attempt in range(1, RETRY_ATTEMPTS + 1):
-        try:
-            return await work()
-        except RETRYABLE as exc:
-            if attempt == RETRY_ATTEMPTS:
-                raise
-            log.info("processor_retry", attempt=attempt, error=describe(exc))
-            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-    raise AssertionError("unreachable")
+        return await retried(
+            lambda: _process(pool, settings, metrics, row_by_row=True), event="processor_retry"
+        )
 
 
 async def _process(pool: Pool, settings: Settings, metrics: Metrics, *, row_by_row: bool) -> int:
@@ -196,7 +188,7 @@ async def sweep_orphans(pool: Pool) -> int:
             await event_store.refresh_status(conn, touched)
         return len(touched)
 
-    return await _retried(sweep)
+    return await retried(sweep, event="processor_retry")
 
 
 async def lag(pool: Pool) -> float:

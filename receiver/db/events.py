@@ -34,16 +34,11 @@ def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
-    """Append events, dropping duplicates; return the ids of those actually inserted."""
-    if not rows:
-        return []
+def event_arrays(rows: Sequence[EventRow]) -> list[list[Any]]:
+    """The parallel arrays of an events insert, from `dedupe_key` to `aliases` (the columns
+    `insert_events` and the import's `insert_import_events` take in the same order)."""
     e = [r.event for r in rows]
-    records = await conn.fetch(
-        queries.get("insert_events"),
-        [r.provider_key for r in rows],
-        [r.source.value for r in rows],
-        [r.inbox_id for r in rows],
+    return [
         [dedupe_key(r.event, r.source, r.message_id, r.part_no) for r in rows],
         [x.provider_message_id for x in e],
         [x.raw_message_id for x in e],
@@ -63,7 +58,21 @@ async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
         [_json_safe(x.details) for x in e],
         [r.message_id for r in rows],
         [r.part_no for r in rows],
+        # aliases travel as one '\x1f'-separated string: unnest cannot take ragged arrays
         ["\x1f".join(x.aliases) for x in e],
+    ]
+
+
+async def insert(conn: Connection, rows: Sequence[EventRow]) -> list[int]:
+    """Append events, dropping duplicates; return the ids of those actually inserted."""
+    if not rows:
+        return []
+    records = await conn.fetch(
+        queries.get("insert_events"),
+        [r.provider_key for r in rows],
+        [r.source.value for r in rows],
+        [r.inbox_id for r in rows],
+        *event_arrays(rows),
     )
     return [r["id"] for r in records]
 

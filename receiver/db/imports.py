@@ -3,7 +3,6 @@ orphans matched and statuses refreshed with set-based statements (see `importer`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,6 @@ from receiver.db import messages as message_store
 from receiver.db import queries
 from receiver.db.events import EventRow
 from receiver.db.pool import Connection
-from receiver.model import dedupe_key
 
 # `message_staging` columns of an import record: `messages.STAGING_COLUMNS`, then whether the
 # row is plain (its submit event is the default one, made in SQL) and that event's time
@@ -117,38 +115,10 @@ async def finish(conn: Connection, events: Sequence[tuple[int, int, EventRow]]) 
 
 
 async def _insert_events(conn: Connection, rows: Sequence[tuple[int, int, EventRow]]) -> None:
-    e = [r.event for _, _, r in rows]
     await conn.execute(
         queries.get("insert_import_events"),
         [item for item, _, _ in rows],
         [seq for _, seq, _ in rows],
         [r.provider_key for _, _, r in rows],
-        [dedupe_key(r.event, r.source, r.message_id, r.part_no) for _, _, r in rows],
-        [x.provider_message_id for x in e],
-        [x.raw_message_id for x in e],
-        [x.client_ref for x in e],
-        [x.raw_status for x in e],
-        [x.status.value for x in e],
-        [x.error_code for x in e],
-        [x.error_class.value if x.error_class else None for x in e],
-        [x.retryable for x in e],
-        [x.description for x in e],
-        [x.provider_time for x in e],
-        [r.received_at for _, _, r in rows],
-        [x.cost for x in e],
-        [x.currency for x in e],
-        [x.channel.value if x.channel else None for x in e],
-        [x.recipient for x in e],
-        [_json_safe(x.details) for x in e],
-        [r.message_id for _, _, r in rows],
-        [r.part_no for _, _, r in rows],
-        ["\x1f".join(x.aliases) for x in e],
+        *event_store.event_arrays([r for _, _, r in rows]),
     )
-
-
-def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
-    """The details as `events.insert` stores them (what JSON cannot hold, as text)."""
-    if not value:
-        return {}
-    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
-    return result

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
+import structlog
 
 from receiver.errors import DatabaseUnavailable
+
+log = structlog.get_logger(__name__)
 
 # errors meaning "the database is not there right now", as opposed to a bug in a query
 UNAVAILABLE = (
@@ -24,6 +29,10 @@ UNAVAILABLE = (
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.QueryCanceledError,
 )
+
+# attempts at a transaction Postgres aborted for a deadlock or a serialization failure
+RETRY_ATTEMPTS = 5
+T = TypeVar("T")
 
 # errors where trying the same work again later is right (not the data's fault)
 RETRYABLE = (
@@ -55,6 +64,21 @@ async def translated() -> AsyncIterator[None]:
         yield
     except UNAVAILABLE as exc:
         raise DatabaseUnavailable(f"database unavailable: {describe(exc)}") from exc
+
+
+async def retried(work: Callable[[], Awaitable[T]], *, event: str) -> T:
+    """`work()` (one whole transaction), done again a few times after a short random pause when
+    Postgres aborted it for a deadlock or a serialization failure (`RETRYABLE`): it was rolled
+    back whole, so doing it again is safe. Each retry is logged as `event`."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return await work()
+        except RETRYABLE as exc:
+            if attempt == RETRY_ATTEMPTS:
+                raise
+            log.info(event, attempt=attempt, error=describe(exc))
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def describe(exc: BaseException) -> str:

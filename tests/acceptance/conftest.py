@@ -11,7 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,15 +79,18 @@ class Service:
             for s in process.net_connections("tcp")
         )
 
-    def start(self, *args: str) -> None:
+    def start(self, *args: str, launcher: Sequence[str] = (), new_session: bool = False) -> None:
+        """`dlrecon serve` with `args`, run through `launcher` (e.g. `unshare ...`) if given, in
+        a session of its own (as from a terminal) with `new_session`."""
         self.close_log()
         self._handle = open(self.log, "a")  # noqa: SIM115 - closed by close_log()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dlrecon", "serve", "--port", str(self.port), *args],
+            [*launcher, sys.executable, "-m", "dlrecon", "serve", "--port", str(self.port), *args],
             env=self.env,
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=new_session,
         )
 
     def close_log(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 from receiver import importer
 from receiver.db import imports
 from receiver.db import messages as message_store
+from receiver.db.pool import RETRY_ATTEMPTS
 
 
 def _link(*items: tuple[str | None, list[str]]) -> dict[int, Any]:
@@ -103,4 +104,4 @@ async def test_a_chunk_that_keeps_deadlocking_fails(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(importer, "_write_once", attempt)
     with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
         await importer._write(object(), _chunk(), importer.ImportReport())  # type: ignore[arg-type]
-    assert attempt.calls == importer.RETRY_ATTEMPTS
+    assert attempt.calls == RETRY_ATTEMPTS

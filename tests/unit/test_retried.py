@@ -1,11 +1,12 @@
-"""Batches Postgres aborts for a deadlock are done again, a bounded number of times."""
+"""Transactions Postgres aborts for a deadlock are done again, a bounded number of times
+(the processor's batches and sweeps, the import's chunks)."""
 
 from __future__ import annotations
 
 import asyncpg
 import pytest
 
-from receiver import processor
+from receiver.db import pool
 
 
 async def test_a_deadlocked_batch_is_done_again() -> None:
@@ -18,7 +19,7 @@ async def test_a_deadlocked_batch_is_done_again() -> None:
             raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
         return 7
 
-    assert await processor._retried(work) == 7
+    assert await pool.retried(work, event="test_retry") == 7
     assert calls == 3
 
 
@@ -31,8 +32,8 @@ async def test_retrying_gives_up_and_other_errors_are_not_retried() -> None:
         raise asyncpg.exceptions.SerializationError("could not serialize access")
 
     with pytest.raises(asyncpg.exceptions.SerializationError):
-        await processor._retried(always)
-    assert calls == processor.RETRY_ATTEMPTS
+        await pool.retried(always, event="test_retry")
+    assert calls == pool.RETRY_ATTEMPTS
 
     calls = 0
 
@@ -42,5 +43,5 @@ async def test_retrying_gives_up_and_other_errors_are_not_retried() -> None:
         raise ValueError("not the database's doing")
 
     with pytest.raises(ValueError):
-        await processor._retried(broken)
+        await pool.retried(broken, event="test_retry")
     assert calls == 1
