@@ -241,3 +241,92 @@ def test_import_a_provider_id_shared_by_rows_of_one_file(tmp_path: Path, run) ->
     assert f"{csv_file}:3: provider_message_ids: already registered to message " in err
     code, out, _ = run("trace", "--client-ref", "s2", "--format", "json")
     assert code != 0 or "s2" not in out
+
+
+HEADER = "provider,client_ref,provider_message_ids,destination,value,currency,text\n"
+
+
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_imports(tmp_path: Path, run) -> None:
+    csv_file = tmp_path / "excel.csv"
+    body = HEADER + "geniq,bom-1,BOM1,+6591234567,0.05,SGD,hello\n"
+    csv_file.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    code, out, err = run("import", "messages", str(csv_file))
+    assert code == 0 and "rejected" not in err and "Error" not in err, err
+    assert "1 rows: 1 created, 0 already registered, 0 rejected" in out
+
+
+def test_a_file_that_is_not_utf8_names_its_line_and_the_way_out(tmp_path: Path, run) -> None:
+    csv_file = tmp_path / "latin1.csv"
+    lines = HEADER + "geniq,l-1,L1,,,,plain\ngeniq,l-2,L2,,,,caf\u00e9\n"
+    csv_file.write_bytes(lines.encode("latin-1"))
+    code, out, err = run("import", "messages", str(csv_file))
+    assert code == 1 and out == ""
+    assert f"{csv_file}:3: not valid utf-8 text (byte 0xe9 at column " in err
+    assert "--encoding latin-1" in err and "Traceback" not in err
+    code, out, err = run("import", "messages", str(csv_file), "--encoding", "latin-1")
+    assert code == 0, err
+    assert "2 rows: 2 created" in out
+    code, out, _ = run("trace", "--client-ref", "l-2", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["client_ref"] == "l-2"
+    code, _, err = run("import", "messages", str(csv_file), "--encoding", "klingon")
+    assert code == 2 and "unknown encoding 'klingon'" in err
+
+
+def test_commands_print_their_data_and_only_problems_unless_verbose(tmp_path: Path, run) -> None:
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"provider": "geniq", "client_ref": "q1", "provider_message_ids": ["Q1"]}\n')
+    assert run("import", "messages", str(jsonl))[0] == 0
+    code, out, err = run("trace", "--client-ref", "q1", "--format", "json")
+    assert code == 0 and err == ""
+    assert json.loads(out)[0]["provider_message_ids"] == ["Q1"]
+    code, out, err = run("--verbose", "trace", "--client-ref", "q1", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["client_ref"] == "q1"
+
+
+def test_replay_explains_its_counts(run, database_url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    async def sql(query: str, *args: object) -> object:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    def store(query: str, state: str = "pending") -> None:
+        asyncio.run(
+            sql(
+                "INSERT INTO inbox (provider_key, method, path, query, headers, body,"
+                " verification, received_at, state)"
+                " VALUES ('geniq', 'GET', '/v1/callbacks/geniq', $1, '{}', '', 'unverified', $2,"
+                " $3)",
+                query,
+                datetime.now(UTC),
+                state,
+            )
+        )
+
+    store("messageId=R1&status=delivered&reasonCode=0")
+    store("messageId=R2&status=delivered&reasonCode=0")
+    store("status=delivered")  # quarantined: no message id
+    assert run("process", "--once")[0] == 0
+    store("messageId=R4&status=delivered&reasonCode=0")  # waiting when the replay starts
+
+    code, out, _ = run("replay")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "released 3 inbox rows; processed 4"
+    assert lines[1] == "  released, by the state they had: processed 2, quarantined 1"
+    assert lines[2] == "  released, by the state they have now: processed 2, quarantined 1"
+    assert "rows that were already waiting are included" in lines[3]
+    assert lines[4].startswith("  0 new events; events already stored are dropped")
+    assert "quarantined rows still fail to parse" in lines[5]
+
+
+def test_replay_of_an_unknown_provider_key_is_an_error(run) -> None:
+    code, out, err = run("replay", "--provider", "genqi")
+    assert code == 2 and out == ""
+    assert "no provider key 'genqi' in the configuration (keys: geniq)" in err

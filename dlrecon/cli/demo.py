@@ -20,13 +20,16 @@ from typing import Any
 
 import click
 
-from dlrecon import simulate
+from dlrecon.cli import simulate
+from dlrecon.cli.messages import render_trace
+from dlrecon.settings import Settings
 from dlrecon.sim import check as sim_check
+from dlrecon.sim import run as sim
 from dlrecon.sim.scenario import Rates
-from receiver import lookup
+from receiver import trace
 from receiver.db import pool as db_pool
 from receiver.db.embedded import EmbeddedError, EmbeddedPostgres
-from receiver.settings import Settings
+from receiver.views import MessageView
 
 TOKEN = "demo-send-read-token"
 
@@ -75,6 +78,20 @@ path_token = "demo-jasmin-token"
 [providers.kannel]
 path_token = "demo-kannel-token"
 """
+
+
+@click.command()
+@click.option("--messages", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's database and files here (default: a temporary folder, removed).",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def demo(messages: int, seed: int, data_dir: Path | None, fmt: str) -> None:
+    """Start dlrecon on a throwaway embedded Postgres, simulate traffic, check, trace one."""
+    sys.exit(run(messages=messages, seed=seed, data_dir=data_dir, fmt=fmt))
 
 
 def free_port() -> int:
@@ -128,14 +145,15 @@ def interesting(record: dict[str, Any], report: sim_check.Report) -> dict[str, A
     return max(messages, key=score)
 
 
-async def _trace(url: str, settings: Settings, message: dict[str, Any]) -> list[dict[str, Any]]:
-    conn = await db_pool.connect(url, timeout=10)
+async def _trace(url: str, settings: Settings, message: dict[str, Any]) -> list[MessageView]:
+    pool = await db_pool.create(url, min_size=1, max_size=1, timeout=10)
     try:
-        return await lookup.find(
-            conn, settings, provider=message["provider"], client_ref=message["client_ref"]
-        )
+        async with db_pool.connection(pool) as conn:
+            return await trace.find(
+                conn, settings, provider=message["provider"], client_ref=message["client_ref"]
+            )
     finally:
-        await conn.close()
+        await pool.close()
 
 
 def run(*, messages: int, seed: int, data_dir: Path | None, fmt: str) -> int:
@@ -170,7 +188,7 @@ def run(*, messages: int, seed: int, data_dir: Path | None, fmt: str) -> int:
             _wait_ready(proc, service, log)
             ready = time.monotonic()
             click.echo(f"dlrecon serving on {service} ({ready - started:.1f}s)", err=True)
-            options = simulate.Options(service, TOKEN, messages, None, Rates(), 64, seed)
+            options = sim.Options(service, TOKEN, messages, None, Rates(), 64, seed)
             record = simulate.simulate_with_progress(settings, options)
             (root / "sim.json").write_text(json.dumps(record, indent=1) + "\n")
             report = simulate.check_with_progress(service, TOKEN, record, 60, concurrency=32)
@@ -191,12 +209,10 @@ def _print(
     record: dict[str, Any],
     report: sim_check.Report,
     chosen: dict[str, Any],
-    views: list[dict[str, Any]],
+    views: list[MessageView],
     elapsed: float,
     fmt: str,
 ) -> None:
-    from dlrecon.cli import render_trace
-
     if fmt == "json":
         out = {
             "simulation": {k: v for k, v in record.items() if k != "messages"},
@@ -207,7 +223,7 @@ def _print(
         }
         click.echo(json.dumps(out, indent=2))
         return
-    click.echo(simulate.describe(record, "sim.json").rsplit("\n", 1)[0])
+    click.echo(sim.describe(record, "sim.json").rsplit("\n", 1)[0])
     click.echo("\nWhat became of them, by provider and status:\n")
     click.echo(sim_check.render(record, report))
     flags = ", ".join(chosen["flags"]) or "no faults"

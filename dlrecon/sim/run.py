@@ -1,4 +1,4 @@
-"""`dlrecon simulate`: realistic, signed provider traffic against a running dlrecon."""
+"""Realistic, signed provider traffic against a running dlrecon (`dlrecon simulate`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dlrecon.sim import check as sim_check
 from dlrecon.sim import signing
 from dlrecon.sim.gateways import FLOWS
 from dlrecon.sim.model import Callback, SimMessage
-from dlrecon.sim.scenario import Rates, Target, parse_delay, plan, sends
+from dlrecon.sim.scenario import Rates, Target, plan, sends
 from receiver import adapters
 from receiver.settings import Scope, Settings
 
@@ -210,103 +210,6 @@ class _Sender:
             await asyncio.sleep(0.2 * (attempt + 1))
         self.outcomes["acknowledged" if 200 <= status < 300 else f"refused_{status}"] += 1
         self.tick(1)
-
-
-def command(settings: Settings, params: dict[str, Any]) -> int:
-    """The `dlrecon simulate` command: simulate and record, or `--check` a record."""
-    import json
-
-    import click
-
-    token = params["token"] or default_token(settings)
-    if token is None:
-        raise click.UsageError("no --token, and the configuration has no token with send+read")
-    url = str(params["url"]).rstrip("/")
-    fmt = params["fmt"]
-    if params["check_file"] is not None:
-        record = json.loads(params["check_file"].read_text())
-        report = check_with_progress(url, token, record, params["timeout"])
-        out = sim_check.as_json(record, report) if fmt == "json" else None
-        click.echo(json.dumps(out, indent=2) if out else sim_check.render(record, report))
-        return 0 if report.ok else 1
-    try:
-        rates = Rates(
-            duplicates=params["duplicates"],
-            reorder=params["reorder"],
-            drops=params["drops"],
-            orphans=params["orphans"],
-            multipart=params["multipart"],
-            failures=params["failures"],
-            price_deviation=params["price_deviation"],
-            delay_ms=parse_delay(params["delay_ms"]),
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--delay-ms") from None
-    providers = [p.strip() for p in params["providers"].split(",")] if params["providers"] else None
-    options = Options(
-        url, token, params["messages"], providers, rates, params["concurrency"], params["seed"]
-    )
-    record = simulate_with_progress(settings, options)
-    params["record"].write_text(json.dumps(record, indent=1) + "\n")
-    for line in record["skipped"]:
-        click.echo(line, err=True)
-    summary = {k: v for k, v in record.items() if k != "messages"}
-    if fmt == "json":
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        click.echo(describe(record, params["record"]))
-    refused = sum(v for k, v in record["callbacks"].items() if k.startswith("refused"))
-    if refused:
-        click.echo(f"error: {refused} callbacks were refused by dlrecon", err=True)
-    return 1 if refused else 0
-
-
-def simulate_with_progress(settings: Settings, options: Options) -> dict[str, Any]:
-    """Run the simulation with a progress bar on stderr."""
-    import sys
-
-    import click
-
-    total = options.messages + _estimate(options)
-    with click.progressbar(length=total, label="simulating", file=sys.stderr) as bar:
-        try:
-            return asyncio.run(run(settings, options, bar.update))
-        except SimulationError as exc:
-            raise click.ClickException(str(exc)) from None
-        except aiohttp.ClientError as exc:
-            raise click.ClickException(f"cannot reach {options.url}: {exc}") from None
-
-
-def _estimate(options: Options) -> int:
-    """Roughly how many callbacks the run sends (the bar's length)."""
-    r = options.rates
-    return int(options.messages * 2.3 * (1 + r.multipart) * (1 - r.drops) * (1 + r.duplicates))
-
-
-def check_with_progress(
-    url: str, token: str, record: dict[str, Any], timeout: float, concurrency: int = 16
-) -> sim_check.Report:
-    """Check a record against the service with a progress bar on stderr."""
-    import sys
-
-    import click
-
-    with click.progressbar(
-        length=len(record["messages"]), label="checking", file=sys.stderr
-    ) as bar:
-        try:
-            return asyncio.run(
-                sim_check.check(
-                    url,
-                    token,
-                    record,
-                    timeout=timeout,
-                    concurrency=concurrency,
-                    progress=bar.update,
-                )
-            )
-        except (aiohttp.ClientError, PermissionError) as exc:
-            raise click.ClickException(f"check against {url} failed: {exc}") from None
 
 
 def describe(record: dict[str, Any], path: Any) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from receiver.settings import Settings
+from dlrecon.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # copies of shared/corpus and shared/providers/seeds, so a clone tests on its own
 DATA = ROOT / "tests" / "data"
 CORPUS = DATA / "corpus"
