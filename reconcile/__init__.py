@@ -1,2 +1,2 @@
-"""Reconciliation: rules, runs, findings and finance reports (DESIGN.md). Not built yet;
-it will read what the receiver writes, and the receiver never imports it."""
+"""Reconciliation (DESIGN.md): rate cards and provider invoices in, runs of SQL rules over what
+the receiver wrote, findings with a lifecycle out. The receiver never imports it."""

@@ -1,0 +1,1 @@
+"""The reconciliation's database layer: one small typed function per named query."""

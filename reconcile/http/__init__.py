@@ -1,0 +1,1 @@
+"""The reconciliation's HTTP API: runs and findings (scope `finance`)."""
