@@ -1,0 +1,1 @@
+"""The finance report and periods over HTTP (scope `finance`)."""
