@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from receiver import signatures
 from receiver.adapters.base import Adapter
 from receiver.model import RawRequest
-from receiver.settings import ProviderSettings
+from receiver.settings import IpNetwork, ProviderSettings
 
 PATH_TOKEN_PARAM = "token"
 
@@ -32,7 +33,7 @@ def check(
         return Verdict(False, "HTTP basic credentials missing or wrong")
     if provider.path_token and not _token_ok(request, provider):
         return Verdict(False, "path token missing or wrong")
-    if provider.signing_secrets:
+    if provider.signing_secrets or provider.public_keys:
         scheme = provider.scheme or adapter.signature_scheme
         if scheme is None:
             return Verdict(False, f"adapter {adapter.name!r} has no signature scheme; set scheme")
@@ -42,11 +43,54 @@ def check(
             public_url=provider.public_url,
             options=provider.options(),
         )
-        secrets = [s.get_secret_value() for s in provider.signing_secrets]
-        result = signatures.verify(scheme, request, secrets, context)
+        result = signatures.verify(scheme, request, provider.signature_keys(), context)
         if not result.ok:
             return Verdict(False, f"signature: {result.reason}")
     return Verdict(True, "ok")
+
+
+def client_address(
+    peer: str | None, forwarded_for: Iterable[str], trusted_proxies: Sequence[IpNetwork]
+) -> str | None:
+    """The address `allow_ips` is checked against: the connection's peer, unless the peer is
+    one of `trusted_proxies`; then `X-Forwarded-For` is read from the right (each proxy appends
+    the address it saw) and the first address that is not a trusted proxy is the client.
+
+    Without trusted proxies the header is never read: anyone can send one. An entry that is
+    not an address gives None (no address: allow_ips fails closed).
+    """
+    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    client = peer
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            return None
+        client = str(address)
+        if not any(address in network for network in trusted_proxies):
+            break
+    return client
+
+
+def _trusted(peer: str | None, trusted_proxies: Sequence[IpNetwork]) -> bool:
+    address = _address(peer or "")
+    return address is not None and any(address in network for network in trusted_proxies)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address, also as `1.2.3.4:80` or `[::1]:80` (some proxies add the port)."""
+    candidates = [text]
+    if text.startswith("[") and "]" in text:
+        candidates.append(text[1 : text.index("]")])
+    elif text.count(":") == 1:
+        candidates.append(text.split(":", 1)[0])
+    for candidate in candidates:
+        try:
+            return ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+    return None
 
 
 def ip_allowed(remote: str | None, provider: ProviderSettings) -> bool:

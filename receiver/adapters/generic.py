@@ -3,13 +3,16 @@
 A provider with no adapter of its own is onboarded with `adapter = "generic"` and options:
 `id_field`, `status_field` (defaults `id`, `status`), `client_ref_field`, `time_field`,
 `error_code_field`, `price_field`, `currency_field` (or a fixed `currency`), `recipient_field`,
-`items_field` (path to a list of reports in a batch body), `channel`, and `status_map`
+`items_field` (path to a list of reports in a batch body), `channel`, `status_map`
 (raw status -> canonical status name, or a table with `status`, `error_class`, `retryable`,
-`description`). Paths are dotted (`data.status`, `results.0.id`) or plain form/query names.
+`description`) and `error_codes` (error code -> the same kind of row; `status` defaults to
+`failed`), so that a provider's failures get their class instead of `unknown`. Paths are
+dotted (`data.status`, `results.0.id`) or plain form/query names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,29 +39,92 @@ def get_path(data: Any, path: str) -> Any:
 
 def _status_info(raw: str, options: Options) -> CodeInfo:
     """The `status_map` entry for a raw status (exact, then case-insensitive), else unmapped."""
-    mapping = options.get("status_map") or {}
-    if not isinstance(mapping, Mapping):
-        raise ParseError("option status_map must be a table")
-    entry = mapping.get(raw)
-    if entry is None:
-        entry = next((v for k, v in mapping.items() if str(k).casefold() == raw.casefold()), None)
+    entry = _entry(options, "status_map", raw)
     if entry is None:
         return codes.unmapped(raw)
-    if isinstance(entry, str):
-        entry = {"status": entry}
     try:
-        status = Status(entry["status"])
-        error_class = entry.get("error_class") or (ErrorClass.UNKNOWN if status.failure else None)
-        return CodeInfo(
-            code=raw,
-            status=status,
-            error_class=ErrorClass(error_class) if error_class else None,
-            retryable=bool(entry.get("retryable", False)),
-            description=str(entry.get("description", raw)),
-        )
-    except (KeyError, ValueError, TypeError, AttributeError):
+        return code_row(raw, entry, default_status=None)
+    except ValueError:
         # a configuration mistake: quarantined, replayable once the status_map is fixed
         raise ParseError(f"status_map entry for {raw!r} is not a valid mapping") from None
+
+
+def _error_info(code: str, status: CodeInfo, options: Options) -> CodeInfo:
+    """The status refined by the `error_codes` row of `code`. Without a row the status row
+    stands (a failure's code is then counted as unmapped, when a table is configured)."""
+    entry = _entry(options, "error_codes", code)
+    if entry is None:
+        if status.status.failure and options.get("error_codes"):
+            return dataclasses.replace(status, mapped=False)
+        return status
+    try:
+        return codes.combine(status, code_row(code, entry, default_status=Status.FAILED))
+    except ValueError:
+        raise ParseError(f"error_codes entry for {code!r} is not a valid mapping") from None
+
+
+def _entry(options: Options, option: str, key: str) -> Any:
+    mapping = options.get(option) or {}
+    if not isinstance(mapping, Mapping):
+        raise ParseError(f"option {option} must be a table")
+    entry = mapping.get(key)
+    if entry is None:
+        entry = next((v for k, v in mapping.items() if str(k).casefold() == key.casefold()), None)
+    return entry
+
+
+def code_row(code: str, entry: Any, default_status: Status | None) -> CodeInfo:
+    """One configured row: a canonical status name, or a table with `status`, `error_class`,
+    `retryable` and `description`; ValueError saying what is wrong."""
+    if isinstance(entry, str):
+        entry = {"status": entry}
+    if not isinstance(entry, Mapping):
+        raise ValueError("must be a status name or a table")
+    unknown = set(entry) - {"status", "error_class", "retryable", "description"}
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    raw_status = entry.get("status", default_status)
+    if raw_status is None:
+        raise ValueError("has no status")
+    try:
+        status = Status(raw_status)
+    except ValueError:
+        raise ValueError(f"status {raw_status!r} is not one of {', '.join(Status)}") from None
+    error_class = entry.get("error_class") or (ErrorClass.UNKNOWN if status.failure else None)
+    try:
+        error_class = ErrorClass(error_class) if error_class else None
+    except ValueError:
+        classes = ", ".join(ErrorClass)
+        raise ValueError(f"error_class {error_class!r} is not one of {classes}") from None
+    retryable = entry.get("retryable", False)
+    if not isinstance(retryable, bool):
+        raise ValueError("retryable must be true or false")
+    return CodeInfo(
+        code=code,
+        status=status,
+        error_class=error_class,
+        retryable=retryable,
+        description=str(entry.get("description", code)),
+    )
+
+
+def check_tables(options: Options) -> str | None:
+    """What is wrong with the configured `status_map`, `error_codes` or `channel`, or None."""
+    for option, default in (("status_map", None), ("error_codes", Status.FAILED)):
+        mapping = options.get(option)
+        if mapping is None:
+            continue
+        if not isinstance(mapping, Mapping):
+            return f"{option} must be a table"
+        for key, entry in mapping.items():
+            try:
+                code_row(str(key), entry, default)
+            except ValueError as exc:
+                return f"{option}.{key}: {exc}"
+    channel = options.get("channel")
+    if channel is not None and channel not in {c.value for c in Channel}:
+        return f"channel {channel!r} is not one of {', '.join(Channel)}"
+    return None
 
 
 def _field(item: Any, options: Options, option: str, default: str | None = None) -> Any:
@@ -66,7 +132,7 @@ def _field(item: Any, options: Options, option: str, default: str | None = None)
     return get_path(item, str(path)) if path else None
 
 
-def _items(body: Any, options: Options) -> list[Any]:
+def items(body: Any, options: Options) -> list[Any]:
     """The reports in a body: the list at `items_field`, a top-level list, or the body itself."""
     items = _field(body, options, "items_field") if options.get("items_field") else body
     if isinstance(items, dict):
@@ -90,6 +156,7 @@ OPTION_NAMES = frozenset(
         "items_field",
         "channel",
         "status_map",
+        "error_codes",
     }
 )
 
@@ -100,10 +167,13 @@ class GenericAdapter(Adapter):
     name = "generic"
     option_names = OPTION_NAMES
 
+    def check_options(self, options: Options) -> str | None:
+        return check_tables(options)
+
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """One event per report in the body (a batch when `items_field` or a list is given)."""
         body = body_data(request)
-        return [self.report(item, options) for item in _items(body, options)]
+        return [self.report(item, options) for item in items(body, options)]
 
     def report(self, item: Any, options: Options) -> Event:
         """One report object as an event, through the configured fields."""
@@ -117,6 +187,9 @@ class GenericAdapter(Adapter):
         if raw_status is None:
             raise ParseError("report has no status")
         info = _status_info(raw_status, options)
+        error_code = scalar(_field(item, options, "error_code_field"))
+        if error_code is not None:
+            info = _error_info(error_code, info, options)
         amount = decimal(_field(item, options, "price_field"))
         currency = scalar(_field(item, options, "currency_field")) or options.get("currency")
         details: dict[str, Any] = {}
@@ -134,7 +207,7 @@ class GenericAdapter(Adapter):
             provider_message_id=self.canonical_id(raw_id, options) if raw_id else None,
             raw_message_id=raw_id,
             client_ref=client_ref,
-            error_code=scalar(_field(item, options, "error_code_field")),
+            error_code=error_code,
             provider_time=when(_field(item, options, "time_field")),
             cost=amount,
             currency=str(currency) if amount is not None else None,

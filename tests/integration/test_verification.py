@@ -50,6 +50,16 @@ def settings() -> Settings:
             },
             "fenced": {"adapter": "geniq", "allow_ips": ["203.0.113.0/24"]},
             "local": {"adapter": "geniq", "allow_ips": ["127.0.0.0/8", "::1/128"]},
+            "hellio_v1": {
+                "adapter": "hellio",
+                "signing_secrets": ["old-" + SECRETS["hellio"], SECRETS["hellio"]],
+                "signature_version": "v1",
+            },
+            "hellio_held": {
+                "adapter": "hellio",
+                "signing_secrets": [SECRETS["hellio"]],
+                "verify": "quarantine",
+            },
         }
     )
 
@@ -59,18 +69,53 @@ async def stored(conn: asyncpg.Connection) -> int:
 
 
 async def test_hellio_signature_and_rotation(client: TestClient, conn: asyncpg.Connection) -> None:
+    now = int(time.time())
     for secret in ("old-" + SECRETS["hellio"], SECRETS["hellio"]):  # either secret verifies
         response = await client.post(
-            "/v1/callbacks/hellio", data=BODY, headers=hellio_headers(secret)
+            "/v1/callbacks/hellio", data=BODY, headers=hellio_headers(secret, timestamp=now)
         )
         assert response.status == 200
-    wrong = await client.post("/v1/callbacks/hellio", data=BODY, headers=hellio_headers("nope"))
+    wrong = await client.post(
+        "/v1/callbacks/hellio", data=BODY, headers=hellio_headers("nope", timestamp=now)
+    )
     assert wrong.status == 401
     tampered = BODY.replace(b"delivered", b"failed!!!")
     forged = await client.post(
-        "/v1/callbacks/hellio", data=tampered, headers=hellio_headers(SECRETS["hellio"])
+        "/v1/callbacks/hellio",
+        data=tampered,
+        headers=hellio_headers(SECRETS["hellio"], timestamp=now),
     )
     assert forged.status == 401
+    assert await stored(conn) == 2
+
+
+def without_v2(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        k: v for k, v in headers.items() if k not in ("X-Hellio-Timestamp", "X-Hellio-Signature-V2")
+    }
+
+
+async def test_hellio_replay_window_cannot_be_bypassed_by_deleting_v2(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """Issue 16.5: a captured webhook of any age, V2 headers deleted, V1 kept, was stored as
+    verified. Hellio keys require V2 by default; V1 alone is a documented opt-in."""
+    captured = hellio_headers(SECRETS["hellio"], timestamp=int(time.time()) - 86400 * 30)
+    stripped = without_v2(captured)
+    refused = await client.post("/v1/callbacks/hellio", data=BODY, headers=stripped)
+    assert refused.status == 401
+    assert "X-Hellio-Signature-V2" in (await refused.json())["error"]["message"]
+    assert (await client.post("/v1/callbacks/hellio", data=BODY, headers=captured)).status == 401
+    # a key set to quarantine stores it held, never verified
+    held = await client.post("/v1/callbacks/hellio_held", data=BODY, headers=stripped)
+    assert held.status == 200
+    row = await conn.fetchrow("SELECT state, verification, verification_reason FROM inbox")
+    assert (row["state"], row["verification"]) == ("held", "failed")
+    assert "X-Hellio-Signature-V2" in row["verification_reason"]
+    # the explicit weaker fallback accepts V1 alone, and still refuses a stale V2
+    v1_only = await client.post("/v1/callbacks/hellio_v1", data=BODY, headers=stripped)
+    assert v1_only.status == 200
+    assert (await client.post("/v1/callbacks/hellio_v1", data=BODY, headers=captured)).status == 401
     assert await stored(conn) == 2
 
 
@@ -109,6 +154,16 @@ async def test_ip_allowlist(client: TestClient, conn: asyncpg.Connection) -> Non
     assert (await client.get("/v1/callbacks/fenced", params=params)).status == 401
     assert (await client.get("/v1/callbacks/local", params=params)).status == 200
     assert await stored(conn) == 1
+
+
+async def test_x_forwarded_for_is_not_trusted_by_default(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """Without `server.trusted_proxies` anyone could claim an allowed address in the header."""
+    params = {"messageId": "IP2", "status": "delivered"}
+    claimed = {"X-Forwarded-For": "203.0.113.9"}
+    assert (await client.get("/v1/callbacks/fenced", params=params, headers=claimed)).status == 401
+    assert await stored(conn) == 0
 
 
 async def test_header_bytes_that_are_not_utf8_fail_verification_not_the_server(

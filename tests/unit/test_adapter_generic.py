@@ -233,3 +233,95 @@ def test_fuzz_form_and_query(fields: dict[str, str]) -> None:
 def test_fuzz_submit_never_raises(response: Any, http: int | None) -> None:
     sub = Submission("acme", Channel.SMS, "r", (), None, None, response, http)
     assert ADAPTER.parse_submit(sub, {}).events
+
+
+ERROR_OPTIONS: dict[str, Any] = {
+    "id_field": "id",
+    "status_field": "status",
+    "error_code_field": "errors.0.code",
+    "status_map": {"delivered": "delivered", "failed": "failed", "sent": "sent"},
+    "error_codes": {
+        "30": {"status": "rejected", "error_class": "content", "description": "Spam"},
+        "20": {"error_class": "network", "retryable": True, "description": "Network"},
+        "0": {"status": "delivered", "description": "No error"},
+    },
+}
+
+
+def test_error_codes_class_failures() -> None:
+    [spam] = parse({"id": "e1", "status": "failed", "errors": [{"code": 30}]}, ERROR_OPTIONS)
+    assert (spam.status, spam.error_code, spam.error_class, spam.retryable, spam.description) == (
+        Status.REJECTED,
+        "30",
+        ErrorClass.CONTENT,
+        False,
+        "Spam",
+    )
+    [network] = parse({"id": "e2", "status": "failed", "errors": [{"code": "20"}]}, ERROR_OPTIONS)
+    assert (network.status, network.error_class, network.retryable) == (
+        Status.FAILED,
+        ErrorClass.NETWORK,
+        True,
+    )
+    assert not spam.unmapped and not network.unmapped
+
+
+def test_error_codes_never_make_a_success_a_failure() -> None:
+    [event] = parse({"id": "e3", "status": "sent", "errors": [{"code": "30"}]}, ERROR_OPTIONS)
+    assert event.status is Status.SENT and event.error_code == "30"
+    [ok] = parse({"id": "e4", "status": "delivered", "errors": [{"code": "0"}]}, ERROR_OPTIONS)
+    assert (ok.status, ok.error_class, ok.description) == (Status.DELIVERED, None, "No error")
+
+
+def test_a_failure_code_without_a_row_is_counted_unmapped() -> None:
+    [event] = parse({"id": "e5", "status": "failed", "errors": [{"code": "99"}]}, ERROR_OPTIONS)
+    assert (event.status, event.error_code, event.error_class, event.unmapped) == (
+        Status.FAILED,
+        "99",
+        ErrorClass.UNKNOWN,
+        True,
+    )
+    # a success with an unknown code is no unmapped failure
+    [sent] = parse({"id": "e6", "status": "sent", "errors": [{"code": "99"}]}, ERROR_OPTIONS)
+    assert not sent.unmapped
+    # without any error_codes table, the code is only kept raw
+    plain = {k: v for k, v in ERROR_OPTIONS.items() if k != "error_codes"}
+    [raw] = parse({"id": "e7", "status": "failed", "errors": [{"code": "99"}]}, plain)
+    assert (raw.error_code, raw.unmapped) == ("99", False)
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            'error_codes = { 30 = { status = "refused" } }',
+            "error_codes.30: status 'refused' is not one of",
+        ),
+        (
+            'error_codes = { 30 = { error_class = "spam" } }',
+            "error_codes.30: error_class 'spam' is not one of",
+        ),
+        (
+            'error_codes = { 30 = { retryable = "yes" } }',
+            "error_codes.30: retryable must be true or false",
+        ),
+        ('error_codes = { 30 = { reason = "x" } }', "error_codes.30: unknown key(s) reason"),
+        ('status_map = { ok = { error_class = "content" } }', "status_map.ok: has no status"),
+        ('status_map = { ok = "deliverd" }', "status_map.ok: status 'deliverd' is not one of"),
+        ('channel = "sms "', "channel 'sms ' is not one of"),
+    ],
+)
+def test_bad_tables_are_refused_at_start(tmp_path: Any, table: str, problem: str) -> None:
+    import re
+
+    from click.testing import CliRunner
+
+    from dlrecon.cli import cli
+    from receiver import settings
+
+    path = tmp_path / "dlrecon.toml"
+    path.write_text(f"[providers.acme]\nadapter = 'generic'\nverify = 'off'\n{table}\n")
+    with pytest.raises(settings.ConfigError, match=re.escape(f"providers.acme: {problem}")):
+        settings.load(path)
+    result = CliRunner().invoke(cli, ["--config", str(path), "serve"])
+    assert result.exit_code == 2 and problem in result.output

@@ -83,7 +83,18 @@ def assert_tamper_fails(
 
 
 def test_schemes() -> None:
-    assert set(SCHEMES) == {"hellio", "twilio", "vonage", "meta", "standard-webhooks"}
+    assert set(SCHEMES) == {
+        "hellio",
+        "twilio",
+        "vonage",
+        "meta",
+        "standard-webhooks",
+        "svix",
+        "plivo",
+        "telnyx",
+        "messagebird",
+        "bird",
+    }
 
 
 def test_unknown_scheme() -> None:
@@ -93,7 +104,9 @@ def test_unknown_scheme() -> None:
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
 def test_no_secrets(scheme: str) -> None:
-    assert verify(scheme, request(), [], SignatureContext(now=0)) == signatures.NO_SECRETS
+    result = verify(scheme, request(), [], SignatureContext(now=0))
+    wanted = "no public_keys configured" if SCHEMES[scheme].keys == "public_keys" else None
+    assert result == (SignatureResult(False, wanted) if wanted else signatures.NO_SECRETS)
 
 
 def test_context_defaults() -> None:
@@ -111,6 +124,8 @@ HELLIO_V1 = "7035b45e3af186100464df45b945811dcb1b6a32cfb06fb69d957077418730d2"
 HELLIO_TS = "1751279041"
 HELLIO_V2 = "f529ee6a073fd7877cb18b83b20e834da4b4ef1aaa80743c1d491fb5d254d78e"
 HELLIO_NOW = SignatureContext(now=1751279041 + 10)
+# V1 alone is accepted only when the key asks for it (it carries no timestamp)
+HELLIO_V1_OK = replace(HELLIO_NOW, options={"signature_version": "v1"})
 
 
 def hellio_v2_request(
@@ -126,20 +141,41 @@ def hellio_v2_request(
 def test_hellio_hard_coded_vectors() -> None:
     assert hmac.new(HELLIO_SECRET.encode(), HELLIO_BODY, "sha256").hexdigest() == HELLIO_V1
     v1 = request({"X-Hellio-Signature": HELLIO_V1}, HELLIO_BODY)
-    assert verify("hellio", v1, [HELLIO_SECRET], HELLIO_NOW).ok
+    assert verify("hellio", v1, [HELLIO_SECRET], HELLIO_V1_OK).ok
     v2 = request({"X-Hellio-Timestamp": HELLIO_TS, "X-Hellio-Signature-V2": HELLIO_V2}, HELLIO_BODY)
     assert verify("hellio", v2, [HELLIO_SECRET], HELLIO_NOW).ok
 
 
 def test_hellio_v1_tamper_and_rotation() -> None:
     req = request({"X-Hellio-Signature": HELLIO_V1}, HELLIO_BODY)
-    assert_tamper_fails("hellio", req, HELLIO_SECRET, HELLIO_NOW, "x-hellio-signature")
+    assert_tamper_fails("hellio", req, HELLIO_SECRET, HELLIO_V1_OK, "x-hellio-signature")
     assert verify(
         "hellio",
         with_header(req, "x-hellio-signature", HELLIO_V1.upper()),
         [HELLIO_SECRET],
-        HELLIO_NOW,
+        HELLIO_V1_OK,
     ).ok
+
+
+def test_hellio_v2_is_required_by_default() -> None:
+    """Issue 16.5: a captured webhook with its V2 headers deleted must not verify by V1."""
+    captured = hellio_v2_request(stamp="1", v1=HELLIO_V1)  # of any age
+    stripped = replace(
+        captured,
+        headers={
+            k: v
+            for k, v in captured.headers.items()
+            if k not in ("x-hellio-timestamp", "x-hellio-signature-v2")
+        },
+    )
+    result = verify("hellio", stripped, [HELLIO_SECRET], HELLIO_NOW)
+    assert not result.ok and "missing X-Hellio-Signature-V2" in result.reason
+    explicit = replace(HELLIO_NOW, options={"signature_version": "v2"})
+    assert not verify("hellio", stripped, [HELLIO_SECRET], explicit).ok
+    # the weaker fallback, when the key says so
+    assert verify("hellio", stripped, [HELLIO_SECRET], HELLIO_V1_OK).ok
+    # even then a V2 signature present must hold: it never falls back past a stale V2
+    assert "older than" in verify("hellio", captured, [HELLIO_SECRET], HELLIO_V1_OK).reason
 
 
 def test_hellio_v2_tamper_and_rotation() -> None:
@@ -180,7 +216,7 @@ def test_hellio_tolerance_is_configurable() -> None:
 
 def test_hellio_missing_or_bad_headers() -> None:
     assert (
-        verify("hellio", request({}, HELLIO_BODY), [HELLIO_SECRET], HELLIO_NOW).reason
+        verify("hellio", request({}, HELLIO_BODY), [HELLIO_SECRET], HELLIO_V1_OK).reason
         == "missing X-Hellio-Signature"
     )
     no_ts = request({"X-Hellio-Signature-V2": HELLIO_V2}, HELLIO_BODY)
@@ -242,11 +278,14 @@ def test_twilio_corpus_form_vector() -> None:
     )
 
 
-def test_twilio_public_url_with_query_is_used_as_is() -> None:
-    context = SignatureContext(now=0, public_url=twilio()["uri"])
-    assert verify(
-        "twilio", replace(twilio_form_request(), query=()), [twilio()["auth_token"]], context
-    ).ok
+def test_twilio_signed_url_is_public_base_plus_the_request_query() -> None:
+    """Issue 15: the query the request arrived with is signed, whatever `public_url` holds."""
+    token = twilio()["auth_token"]
+    for public_url in (TWILIO_URL, twilio()["uri"], TWILIO_URL + "?token=other"):
+        context = SignatureContext(now=0, public_url=public_url)
+        assert verify("twilio", twilio_form_request(), [token], context).ok
+        # the same request without its query is another URL: not what Twilio signed
+        assert not verify("twilio", replace(twilio_form_request(), query=()), [token], context).ok
 
 
 def test_twilio_default_port_both_ways() -> None:
@@ -666,7 +705,11 @@ def test_standard_webhooks_bad_timestamp_and_secret() -> None:
 
 _HEADER_NAMES = st.sampled_from(
     ["x-hellio-signature", "x-hellio-signature-v2", "x-hellio-timestamp", "x-twilio-signature",
-     "authorization", "x-hub-signature-256", "webhook-id", "webhook-timestamp", "webhook-signature"]
+     "authorization", "x-hub-signature-256", "webhook-id", "webhook-timestamp", "webhook-signature",
+     "svix-id", "svix-timestamp", "svix-signature", "x-twilio-webhooks-signature-settings",
+     "x-plivo-signature-v3", "x-plivo-signature-v3-nonce", "x-plivo-signature-v2",
+     "x-plivo-signature-v2-nonce", "telnyx-signature-ed25519", "telnyx-timestamp",
+     "messagebird-signature-jwt", "messagebird-signature", "messagebird-request-timestamp"]
 )  # fmt: skip
 _HEADER_VALUES = st.one_of(
     st.text(max_size=60),
@@ -688,6 +731,7 @@ _QUERY = st.lists(
     st.sampled_from(["", FORM, "application/json"]),
     st.lists(st.text(max_size=20), max_size=3),
     st.sampled_from([None, "https://x.example/cb", "http://[::1]:80/cb", "https://h:99999/x"]),
+    st.sampled_from([None, "v1", "v2", "v3"]),
 )
 def test_fuzz_verifiers_never_raise(
     scheme: str,
@@ -697,9 +741,12 @@ def test_fuzz_verifiers_never_raise(
     content_type: str,
     secrets: list[str],
     public_url: str | None,
+    version: str | None,
 ) -> None:
     context = SignatureContext(
-        now=1234567890, public_url=public_url, options={"signature_method": "sha1"}
+        now=1234567890,
+        public_url=public_url,
+        options={"signature_method": "sha1", "signature_version": version},
     )
     result = verify(scheme, request(headers, body, query, content_type), secrets, context)
     assert isinstance(result, SignatureResult) and result.reason
