@@ -3,7 +3,10 @@
 --
 --   wrk -t T -c C -d D -s mix.lua URL -- PAYLOADS DURATION TAIL RATE THREADS
 --
--- PAYLOADS  a Lua file returning a list of raw HTTP/1.1 requests (written by bench/ingest.py)
+-- PAYLOADS  a file of raw HTTP/1.1 requests one after the other, and PAYLOADS.idx with the
+--           length of each, one a line (written by bench/ingest.py). Thread t of T sends
+--           requests t, t+T, t+2T... so that no request is sent twice until every one has
+--           been; after that a thread starts again from its first (counted as `repeated`)
 -- DURATION  seconds wrk runs (the same as -d)
 -- TAIL      seconds at the end when no new request is sent, so that every request sent is
 --           answered before wrk stops (then acked and stored can be compared exactly)
@@ -33,17 +36,33 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local reqs, count, index, stop_at, interval, next_slot
+local reqs, count, index, stop_at, interval, next_slot, step, first
 sent = 0
+repeated = 0
+
+local function load(path)
+  local handle = assert(io.open(path, "rb"))
+  local data = handle:read("*a")
+  handle:close()
+  local list, pos = {}, 1
+  for line in io.lines(path .. ".idx") do
+    local n = tonumber(line)
+    list[#list + 1] = data:sub(pos, pos + n - 1)
+    pos = pos + n
+  end
+  return list
+end
 
 function init(args)
-  reqs = dofile(args[1])
+  reqs = load(args[1])
   count = #reqs
   local duration = tonumber(args[2]) * 1000
   local tail = tonumber(args[3]) * 1000
   local rate = tonumber(args[4])
   local nthreads = tonumber(args[5])
-  index = ((tid or 1) - 1) * math.floor(count / nthreads)
+  step = nthreads
+  first = (tid or 1)
+  index = first - step
   local start = now_ms()
   stop_at = start + duration - tail
   interval = 0
@@ -72,22 +91,30 @@ end
 
 function request()
   sent = sent + 1
-  index = index % count + 1
+  index = index + step
+  if index > count then
+    index = first
+  end
+  if sent > math.floor((count - first) / step) + 1 then
+    repeated = repeated + 1
+  end
   return reqs[index]
 end
 
 function done(summary, latency, requests)
   -- wrk calls request() once more on the first thread to check the script (not sent)
   local total_sent = -1
+  local total_repeated = 0
   for _, thread in ipairs(threads) do
     total_sent = total_sent + thread:get("sent")
+    total_repeated = total_repeated + thread:get("repeated")
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"sent": %d, "answered": %d, "duration_us": %d, "non2xx": %d, ' ..
+    'BENCH_JSON {"sent": %d, "repeated": %d, "answered": %d, "duration_us": %d, "non2xx": %d, ' ..
     '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, ' ..
     '"p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    total_sent, summary.requests, summary.duration, e.status, e.connect, e.read, e.write,
+    total_sent, total_repeated, summary.requests, summary.duration, e.status, e.connect, e.read, e.write,
     e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency:percentile(99.9), latency.max, latency.mean))
 end

@@ -16,10 +16,11 @@ from typing import IO, Any
 
 import structlog
 
-from receiver import registry
 from receiver.db import imports
 from receiver.db import messages as message_store
-from receiver.db.pool import Connection, retried
+from receiver.db.pool import Connection, retried, transaction
+from receiver.registration import links, plain, register
+from receiver.registration.model import ItemResult
 from receiver.settings import Settings
 
 CSV_COLUMNS = (
@@ -100,7 +101,7 @@ class _Chunk:
     rows: int
     now: datetime
     staged: list[tuple[Any, ...]] = field(default_factory=list)  # `imports.COLUMNS`, file order
-    prepared: dict[int, registry.Prepared] = field(default_factory=dict)  # rows not plain
+    prepared: dict[int, register.Prepared] = field(default_factory=dict)  # rows not plain
     errors: list[tuple[int, str]] = field(default_factory=list)
     copy: bytes = b""  # `staged` as COPY data
 
@@ -108,23 +109,23 @@ class _Chunk:
 def _chunks(records: Iterator[tuple[int, Any]], settings: Settings, size: int) -> Iterator[_Chunk]:
     """Up to `size` records at a time: plain rows as staging records directly, the others
     validated and read by their adapter as `POST /v1/messages` does (or their error)."""
-    plain = registry.PlainRows(settings)
+    rows_plain = plain.PlainRows(settings)
     while batch := list(itertools.islice(records, size)):
         chunk = _Chunk(len(batch), datetime.now(UTC))
         for line, item in batch:
             if isinstance(item, ValueError):
                 chunk.errors.append((line, str(item)))
                 continue
-            record = plain.record(line, item, chunk.now)
+            record = rows_plain.record(line, item, chunk.now)
             if record is None:
-                outcome = registry.prepare(line, item, settings)
-                if isinstance(outcome, registry.ItemResult):
+                outcome = register.prepare(line, item, settings)
+                if isinstance(outcome, ItemResult):
                     chunk.errors.append((line, outcome.error or "invalid"))
                     continue
                 chunk.prepared[line] = outcome
-                record = (*message_store.staging_record(registry.new_message(outcome)), False, None)
+                record = (*message_store.staging_record(register.new_message(outcome)), False, None)
             chunk.staged.append(record)
-        chunk.staged = imports.with_links(chunk.staged)
+        chunk.staged = imports.with_links(chunk.staged, links.link(imports.link_keys(chunk.staged)))
         chunk.copy = imports.copy_data(chunk.staged)
         yield chunk
 
@@ -138,17 +139,17 @@ async def _write(conn: Connection, chunk: _Chunk, report: ImportReport) -> None:
     result = await retried(lambda: _write_once(conn, chunk), event="import_chunk_retry")
     report.created += result.created
     report.existing += result.existing
-    report.errors.extend((line, registry.conflict_error(other)) for line, other in result.conflicts)
+    report.errors.extend((line, register.conflict_error(other)) for line, other in result.conflicts)
 
 
 async def _write_once(conn: Connection, chunk: _Chunk) -> imports.ChunkResult:
-    async with conn.transaction():
+    async with transaction(conn):
         message_ids = await imports.stage(conn, chunk.copy)
         events = [
             (line, seq, event)
             for line, message_id in sorted(message_ids.items())
             for seq, event in enumerate(
-                registry.submit_events(chunk.prepared[line], message_id, chunk.now)
+                register.submit_events(chunk.prepared[line], message_id, chunk.now)
             )
         ]
         return await imports.finish(conn, events)
@@ -164,7 +165,7 @@ async def import_messages(
 ) -> ImportReport:
     """Register every good record; report bad ones by line number. Each chunk commits alone.
 
-    Plain rows (no submit response, simple values: `registry.PlainRows`) skip pydantic and
+    Plain rows (no submit response, simple values: `plain.PlainRows`) skip pydantic and
     the adapter; the others are prepared as `POST /v1/messages` prepares them. Both go through
     one staging table per chunk, in file order, and are registered with set-based SQL. A
     thread reads and prepares the next chunk while Postgres writes this one.
