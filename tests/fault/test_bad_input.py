@@ -28,13 +28,36 @@ ADAPTERS = [
 ]  # fmt: skip
 # keys that verify: bad input cannot pass them, so 401 (never 500, never stored)
 SIGNED = {
-    "s_twilio": {"adapter": "twilio", "signing_secrets": [SECRETS["hellio"]]},
+    "s_twilio": {
+        "adapter": "twilio",
+        "signing_secrets": [SECRETS["hellio"]],
+        "public_url": "http://127.0.0.1/v1/callbacks/s_twilio",
+    },
     "s_vonage": {"adapter": "vonage", "signing_secrets": [SECRETS["hellio"]]},
     "s_meta": {"adapter": "meta", "signing_secrets": [SECRETS["hellio"]]},
     "s_sw": {
         "adapter": "generic",
         "scheme": "standard-webhooks",
         "signing_secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    },
+    "s_svix": {
+        "adapter": "generic",
+        "scheme": "svix",
+        "signing_secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    },
+    **{
+        f"s_{scheme}": {
+            "adapter": "generic",
+            "scheme": scheme,
+            "signing_secrets": [SECRETS["hellio"]],
+            "public_url": f"http://127.0.0.1/v1/callbacks/s_{scheme}",
+        }
+        for scheme in ("plivo", "messagebird", "bird")
+    },
+    "s_telnyx": {
+        "adapter": "generic",
+        "scheme": "telnyx",
+        "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="],
     },
 }
 
@@ -219,7 +242,7 @@ async def test_register_bad_input(client: TestClient, bad: Bad) -> None:
 async def test_register_odd_but_valid_values_round_trip(client: TestClient) -> None:
     items = [
         message(client_ref=SQL, provider_message_ids=[SQL]),
-        message(client_ref=UNI, provider_message_ids=[UNI], destination=UNI, text=UNI),
+        message(client_ref=UNI, provider_message_ids=[UNI], destination="+6591234567", text=UNI),
         message(client_ref="long-" + "x" * 100_000, provider_message_ids=["L" * 10_000]),
     ]
     response = await client.post("/v1/messages", json=items, headers=auth("send"))
@@ -321,7 +344,7 @@ async def test_a_row_the_database_refuses_fails_alone(database_url: str) -> None
     from receiver.db import pool as db_pool
     from receiver.db.inbox import NewInboxRow
     from receiver.errors import DatabaseUnavailable
-    from receiver.inbox import InboxWriter
+    from receiver.inbox.writer import InboxWriter
     from receiver.metrics import Metrics
     from receiver.settings import InboxSettings
 
@@ -346,3 +369,28 @@ async def test_a_row_the_database_refuses_fails_alone(database_url: str) -> None
         await pool.close()
     assert isinstance(results[3], DatabaseUnavailable)
     assert all(isinstance(r, int) for i, r in enumerate(results) if i != 3), results
+
+
+async def test_hellio_webhook_with_its_v2_headers_deleted_is_refused(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """Issue 16.5, as an outsider does it over a raw socket: a captured Hellio webhook of any
+    age, `X-Hellio-Timestamp` and `X-Hellio-Signature-V2` removed and the V1 signature kept,
+    was stored as verified. Hellio keys require V2: it is refused and nothing is stored."""
+    import hashlib
+    import hmac as hmac_module
+
+    body = json.dumps({"provider_message_id": "CAPTURED-1", "status": "delivered"}).encode()
+    v1 = hmac_module.new(SECRETS["hellio"].encode(), body, hashlib.sha256).hexdigest()
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(
+        b"POST /v1/callbacks/hellio HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"X-Hellio-Signature: {v1}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+        + body
+    )
+    await writer.drain()
+    status = (await reader.readline()).split(b" ")[1]
+    writer.close()
+    assert status == b"401"
+    assert await conn.fetchval("SELECT count(*) FROM inbox") == 0

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import asyncpg
-import psutil
 
 from receiver.db.embedded import EmbeddedPostgres
-from tests.acceptance.conftest import Service
-from tests.fault.conftest import Load, check_invariants, ready, scaled, start_service
+from tests.support.load import Load, check_invariants, ready, scaled, start_service
+from tests.support.service import Service
 
 
 async def recover(load: Load, service: Service, within: float = 30.0) -> float:
@@ -98,9 +97,11 @@ async def test_terminate_connections_under_load(
 async def test_locked_inbox_gives_503_with_bounded_memory(
     database_url: str, fault_workdir: Path, services: list[Service]
 ) -> None:
-    """`LOCK TABLE inbox` for seconds: waits end in 503 after commit_timeout, the queue is
-    bounded by queue_max (then 503 at once), RSS stays bounded, and it recovers on release."""
-    queue_max, commit_timeout, body = 100, 1, 64 * 1024
+    """`LOCK TABLE inbox` for seconds: waits end in 503 after commit_timeout, the requests held
+    are bounded by queue_max (then 503 at once), RSS stays bounded, and it recovers on release.
+    A row that timed out before it was written leaves the queue, so a surge of clients, more
+    than queue_max, joins the steady load during the lock to fill it."""
+    queue_max, commit_timeout, body = 64, 1, 64 * 1024
     service = start_service(
         fault_workdir,
         services,
@@ -109,12 +110,13 @@ async def test_locked_inbox_gives_503_with_bounded_memory(
     )
     assert service.proc is not None
     pid = service.proc.pid
-    process = psutil.Process(pid)
-    load = Load(service.url, "LK", concurrency=int(scaled(48, 128)), body_bytes=body)
-    stop = asyncio.Event()
+    (worker,) = service.http_workers(1)
+    load = Load(service.url, "LK", concurrency=int(scaled(16, 32)), body_bytes=body)
+    surge = Load(service.url, "LS", concurrency=int(scaled(96, 256)), body_bytes=body)
+    stop, stop_surge = asyncio.Event(), asyncio.Event()
     runner = asyncio.create_task(load.run(stop, max_requests=int(scaled(50_000, 1_000_000))))
     await asyncio.sleep(1.0)
-    baseline = process.memory_info().rss
+    baseline = worker.memory_info().rss
     peak = baseline
     admin = await asyncpg.connect(database_url)
     try:
@@ -122,9 +124,12 @@ async def test_locked_inbox_gives_503_with_bounded_memory(
         await lock.start()
         await admin.execute("LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE")
         locked_at = time.monotonic()
+        surging = asyncio.create_task(surge.run(stop_surge, max_requests=1_000_000))
         while time.monotonic() - locked_at < scaled(6, 30):
-            peak = max(peak, process.memory_info().rss)
+            peak = max(peak, worker.memory_info().rss)
             await asyncio.sleep(0.1)
+        stop_surge.set()
+        await surging
         released_at = time.monotonic()
         await lock.rollback()
     finally:
@@ -133,8 +138,9 @@ async def test_locked_inbox_gives_503_with_bounded_memory(
     stop.set()
     await runner
 
-    during = [(s, d) for t, s, d in load.timeline if locked_at + 0.2 < t < released_at - 2]
-    assert during and all(s == 503 for s, _ in during), load.summary()
+    timeline = load.timeline + surge.timeline
+    during = [(s, d) for t, s, d in timeline if locked_at + 0.2 < t < released_at - 2]
+    assert during and all(s == 503 for s, _ in during), f"{load.summary()} {surge.summary()}"
     # two kinds of 503: waited for the commit timeout, or refused at once (queue full); the
     # split is by the order of magnitude of the wait, not by a tight bound
     timed_out = [d for s, d in during if d >= commit_timeout * 0.9]
@@ -142,12 +148,13 @@ async def test_locked_inbox_gives_503_with_bounded_memory(
     assert timed_out, "no request waited for its commit timeout"
     assert at_once, f"the queue ({queue_max}) never filled: no immediate 503"
     growth = (peak - baseline) / 2**20
-    # the queue holds at most queue_max bodies (~6 MiB here); allow the server's buffers
+    # the worker holds at most queue_max bodies (4 MiB here); allow the server's buffers
     assert growth < queue_max * body / 2**20 + 80, f"RSS grew {growth:.0f} MiB"
     assert service.proc.poll() is None and service.proc.pid == pid, "dlrecon was restarted"
     await check_invariants(load, database_url)
+    await check_invariants(surge, database_url)
     print(
-        f"lock {released_at - locked_at:.1f}s: {load.summary()} timed_out={len(timed_out)} "
-        f"at_once={len(at_once)} rss {baseline / 2**20:.0f}->{peak / 2**20:.0f} MiB "
-        f"recovered in {took:.2f}s"
+        f"lock {released_at - locked_at:.1f}s: {load.summary()} surge: {surge.summary()} "
+        f"timed_out={len(timed_out)} at_once={len(at_once)} worker rss "
+        f"{baseline / 2**20:.0f}->{peak / 2**20:.0f} MiB recovered in {took:.2f}s"
     )

@@ -16,10 +16,10 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from receiver.http.app import create_app
-from receiver.http.openapi import SPEC
-from tests.fault.conftest import scaled
+from dlrecon.app import build_app
+from receiver.http import openapi
 from tests.support import TOKENS, make_settings, with_database
+from tests.support.load import scaled
 
 ADMIN = {"Authorization": f"Bearer {TOKENS['admin']}"}
 
@@ -43,7 +43,7 @@ class Server:
         return self
 
     async def _start(self) -> None:
-        app = create_app(make_settings(), self.database_url)
+        app = build_app(make_settings(), self.database_url)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -78,6 +78,7 @@ def api_server(server_url: str, template_database: str) -> Iterator[Server]:
 
 
 # the published document; the test below checks the server serves exactly this one
+SPEC = openapi.document(build_app(make_settings(), "postgresql://unused/x").router)
 SCHEMA = schemathesis.openapi.from_dict(SPEC)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.acceptance.conftest import Service
-from tests.fault.conftest import FULL, Load, check_invariants, ready, scaled, start_service
+from tests.support.load import FULL, Load, check_invariants, ready, scaled, start_service
+from tests.support.service import Service
 
 
 async def test_sigkill_one_worker_under_load(
