@@ -1,16 +1,20 @@
-"""Process-level plumbing for the CLI: which database, and running the server."""
+"""`serve`'s processes: the HTTP workers and the role processes of every wing, supervised with
+one set of rules (restart after a pause that doubles while a child keeps dying young; a first
+start that fails stops `serve`; no child outlives it)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ctypes
+import errno
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -19,128 +23,102 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
+import psutil
 import structlog
-from aiohttp import web
 from prometheus_client.multiprocess import mark_process_dead
 
+from dlrecon import app
+from dlrecon.settings import Settings
 from receiver import logs
-from receiver.db import migrations
-from receiver.db import pool as db_pool
-from receiver.db.embedded import EmbeddedError, EmbeddedPostgres, default_data_dir
-from receiver.errors import DatabaseUnavailable
-from receiver.http.app import create_app
-from receiver.metrics import MULTIPROC_ENV, Metrics
-from receiver.processor import Processor
-from receiver.settings import Settings
+from receiver.http import server as http_server
+from receiver.metrics import MULTIPROC_ENV
+from receiver.roles import RunRole
 
 log = structlog.get_logger(__name__)
 
 
-def embedded_for(settings: Settings) -> EmbeddedPostgres:
-    return EmbeddedPostgres(settings.database.data_dir or default_data_dir())
-
-
-@contextlib.contextmanager
-def database_url(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
-    """The configured URL, or an embedded Postgres started (or re-attached) for this process."""
-    if settings.database.url is not None:
-        yield settings.database.url.get_secret_value()
-        return
-    embedded = embedded_for(settings)
-    try:
-        url = embedded.start()
-    except EmbeddedError as exc:
-        raise click.ClickException(f"embedded Postgres failed to start: {exc}") from None
-    try:
-        yield url
-    finally:
-        if not keep_running:
-            embedded.stop()
-
-
-def run_async(coro: Any) -> Any:
-    """Run a coroutine; database problems become one clear line and exit status 1."""
-    try:
-        return asyncio.run(coro)
-    except DatabaseUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-async def migrate(url: str, timeout: float) -> list[str]:
-    conn = await db_pool.connect(url, timeout=timeout)
-    try:
-        return [m.name for m in await migrations.apply(conn)]
-    finally:
-        await conn.close()
-
-
 def _worker(
-    settings: Settings, url: str, host: str, port: int, reuse_port: bool, with_processor: bool
+    settings: Settings,
+    url: str,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    with_processor: bool,
+    announce: bool = True,
 ) -> None:
-    """One HTTP worker (in a child of `serve`, or `serve` itself when it is alone)."""
-    logs.configure(settings.log.level, settings.log.format)
+    """One HTTP worker (in a child of `serve`, or `serve` itself when it is alone). The first
+    logs where the service listens once it does (its database pool is open by then)."""
+    # the process's last configuration: its loggers are bound once (see logs.configure)
+    logs.configure(settings.log.level, settings.log.format, cache=True)
     settings = settings.model_copy(
         update={
             "database": settings.database.model_copy(update={"migrate_on_start": False}),
             "processor": settings.processor.model_copy(update={"enabled": with_processor}),
         }
     )
-    app = create_app(settings, url)
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        reuse_port=reuse_port,
-        shutdown_timeout=settings.server.shutdown_timeout,
-        print=None,
-        access_log=None,
-    )
+    address = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    try:
+        http_server.run(
+            app.build_app(settings, url),
+            host=host,
+            port=port,
+            reuse_port=reuse_port,
+            settings=settings.server,
+            on_listening=(lambda: log.info("serving", url=address)) if announce else None,
+        )
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        log.error("port_in_use", port=port, held_by=port_holder(port) or "unknown")
+        sys.exit(1)
 
 
-def _processor_worker(settings: Settings, url: str) -> None:
-    """One processor process of `serve` (niced as configured)."""
-    logs.configure(settings.log.level, settings.log.format)
-    if settings.processor.nice:
-        os.nice(settings.processor.nice)
-    asyncio.run(run_processor(settings, url, wait_for_database=True))
+def port_in_use(host: str, port: int) -> str | None:
+    """Why `serve` cannot listen on host:port (in use, and by which process if that can be
+    found), or None when it can. A check before start-up, so the answer is one plain line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as asyncio's server sockets: connections of an earlier run in TIME_WAIT are no holder
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return None  # not ours to judge here (a bad address fails with its own error)
+            holder = port_holder(port)
+            return f"port {port} on {host} is in use" + (f" by {holder}" if holder else "")
+    return None
 
 
-async def run_processor(settings: Settings, url: str, *, wait_for_database: bool) -> None:
-    """The processor loop until SIGTERM or SIGINT (`dlrecon process`, `serve`'s processors).
+def port_holder(port: int) -> str | None:
+    """The process listening on `port` ("python3 (pid 1234)"), when the system says."""
+    try:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if conn.pid is None:
+                    return None
+                return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+    except (psutil.Error, OSError):
+        return None
+    return None
 
-    With `wait_for_database`, a database that is not there yet is waited for; otherwise
-    `DatabaseUnavailable` is raised at once."""
+
+def _role_worker(role_name: str, settings: Settings, url: str) -> None:
+    """One process of a role (the processor...), until SIGTERM or SIGINT."""
+    # the process's last configuration: its loggers are bound once (see logs.configure)
+    logs.configure(settings.log.level, settings.log.format, cache=True)
+    role = next(r for r in app.roles() if r.name == role_name)
+    asyncio.run(until_signal(role.run, settings, url))
+
+
+async def until_signal(run: RunRole, settings: Settings, url: str) -> None:
+    """`run(settings, url, stop)` with `stop` set by SIGTERM or SIGINT (serve's role processes,
+    and commands that run a role in the foreground, such as `dlrecon process`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)  # the stop itself is bounded (_STOP_SECONDS)
-    timeout = settings.database.connect_timeout
-    backoff = 0.5
-    while True:
-        try:
-            pool = await db_pool.create(url, min_size=1, max_size=2, timeout=timeout)
-            break
-        except DatabaseUnavailable as exc:
-            if not wait_for_database:
-                raise
-            log.warning("processor_database_unavailable", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            if stop.is_set():
-                return
-            backoff = min(backoff * 2, 5.0)
-    worker = Processor(pool, settings, Metrics())
-    worker.start()
-    await stop.wait()
-    try:
-        # a batch in progress is rolled back and claimed again by the next processor
-        async with asyncio.timeout(_STOP_SECONDS):
-            await worker.stop()
-            await pool.close()
-    except TimeoutError:
-        log.warning("processor_stop_timed_out")
-        pool.terminate()
+        loop.add_signal_handler(signum, stop.set)  # each role bounds its own stop
+    await run(settings, url, stop)
 
 
 def _child_main(target: Callable[..., None], args: tuple[Any, ...], parent: int) -> None:
@@ -165,7 +143,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1
-# how long a processor may take to stop cleanly
+# how long a role process may take to stop cleanly, after the HTTP workers' shutdown timeout
 _STOP_SECONDS = 10.0
 # a child that exits with an error this soon after its first start failed to start: `serve`
 # stops with it rather than starting it again and again (a port in use...). A child killed by
@@ -188,20 +166,24 @@ class _Child:
 
 
 def serve(settings: Settings, url: str, host: str, port: int, workers: int) -> None:
-    """Run `workers` HTTP processes on one port (SO_REUSEPORT when more than one) and
-    `processor.processes` processor processes beside them, or everything in this process
-    when that is one HTTP worker with the processor inside it."""
+    """Run `workers` HTTP processes on one port (SO_REUSEPORT when more than one) and the
+    processes of every role beside them (`processor.processes` processors...), or everything
+    in this process when that is one HTTP worker with the processor inside it."""
     p = settings.processor
     in_worker = p.enabled and p.processes == 0
-    separate = p.processes if p.enabled else 0
-    if workers == 1 and separate == 0:
+    role_children = [
+        _Child(f"{role.name}-{n}", _role_worker, (role.name, settings, url))
+        for role in app.roles()
+        for n in range(role.processes(settings))
+    ]
+    if workers == 1 and not role_children:
         _clear_given_metrics_dir()
         _worker(settings, url, host, port, reuse_port=False, with_processor=in_worker)
         return
     children = [
-        _Child(f"http-{n}", _worker, (settings, url, host, port, workers > 1, in_worker))
+        _Child(f"http-{n}", _worker, (settings, url, host, port, workers > 1, in_worker, n == 0))
         for n in range(workers)
-    ] + [_Child(f"processor-{n}", _processor_worker, (settings, url)) for n in range(separate)]
+    ] + role_children
     with _shared_metrics_dir():
         failed = _supervise(children, settings.server.shutdown_timeout + _STOP_SECONDS)
     if failed:
@@ -281,55 +263,61 @@ def _supervise(children: list[_Child], kill_after: float) -> bool:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.process.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop_all)
-    signal.signal(signal.SIGINT, stop_all)
-    for child in children:
-        start(child)
-    running = list(children)
-    stopped_at: float | None = None
-    while running:
-        for child in running:
-            due = child.start_at is not None and time.monotonic() >= child.start_at
-            if child.process is None and due:
-                start(child)
-        sentinels = [c.process.sentinel for c in running if c.process is not None]
-        multiprocessing.connection.wait(sentinels, timeout=0.5)
-        if stopping and stopped_at is None:
-            stopped_at = time.monotonic()
-        if stopped_at is not None and time.monotonic() - stopped_at > kill_after:
-            stopped_at = float("inf")  # once
-            for child in running:  # past their own shutdown timeouts: not coming back
-                if child.process is not None and child.process.pid:
-                    log.error("child_killed_at_stop", child=child.name)
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(child.process.pid, signal.SIGKILL)
-        for child in list(running):
-            process = child.process
-            if process is None:  # waiting to be started again
+    previous = {n: signal.signal(n, stop_all) for n in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for child in children:
+            start(child)
+        running = list(children)
+        stopped_at: float | None = None
+        while running:
+            for child in running:
+                due = child.start_at is not None and time.monotonic() >= child.start_at
+                if child.process is None and due:
+                    start(child)
+            sentinels = [c.process.sentinel for c in running if c.process is not None]
+            multiprocessing.connection.wait(sentinels, timeout=0.5)
+            if stopping and stopped_at is None:
+                stopped_at = time.monotonic()
+            if stopped_at is not None and time.monotonic() - stopped_at > kill_after:
+                stopped_at = float("inf")  # once
+                for child in running:  # past their own shutdown timeouts: not coming back
+                    if child.process is not None and child.process.pid:
+                        log.error("child_killed_at_stop", child=child.name)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(child.process.pid, signal.SIGKILL)
+            for child in list(running):
+                process = child.process
+                if process is None:  # waiting to be started again
+                    if stopping:
+                        running.remove(child)
+                    continue
+                if process.is_alive():
+                    continue
+                process.join()
+                child.process = None
+                if process.pid is not None:
+                    with contextlib.suppress(OSError):
+                        mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+                young = time.monotonic() - child.started < _STARTUP_SECONDS
                 if stopping:
+                    failed = failed or process.exitcode not in (0, -signal.SIGTERM)
                     running.remove(child)
-                continue
-            if process.is_alive():
-                continue
-            process.join()
-            child.process = None
-            if process.pid is not None:
-                with contextlib.suppress(OSError):
-                    mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
-            young = time.monotonic() - child.started < _STARTUP_SECONDS
-            if stopping:
-                failed = failed or process.exitcode not in (0, -signal.SIGTERM)
-                running.remove(child)
-            elif child.starts == 1 and young and (process.exitcode or 0) > 0:
-                log.error("child_failed_at_start", child=child.name, exitcode=process.exitcode)
-                failed = True
-                running.remove(child)
-                stop_all()
-            else:
-                child.young_deaths = child.young_deaths + 1 if young else 0
-                pause = min(_MAX_PAUSE, 0.5 * 2**child.young_deaths)
-                log.error(
-                    "child_exited", child=child.name, exitcode=process.exitcode, restart_in=pause
-                )
-                child.start_at = time.monotonic() + pause  # the others go on serving meanwhile
+                elif child.starts == 1 and young and (process.exitcode or 0) > 0:
+                    log.error("child_failed_at_start", child=child.name, exitcode=process.exitcode)
+                    failed = True
+                    running.remove(child)
+                    stop_all()
+                else:
+                    child.young_deaths = child.young_deaths + 1 if young else 0
+                    pause = min(_MAX_PAUSE, 0.5 * 2**child.young_deaths)
+                    log.error(
+                        "child_exited",
+                        child=child.name,
+                        exitcode=process.exitcode,
+                        restart_in=pause,
+                    )
+                    child.start_at = time.monotonic() + pause  # the others go on serving meanwhile
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return failed

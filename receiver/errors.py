@@ -21,6 +21,28 @@ class InvalidInput(DlreconError):
     """The request is invalid."""
 
 
+class Conflict(DlreconError):
+    """The request conflicts with the current state."""
+
+
+class TooLarge(DlreconError):
+    """The request body is larger than this endpoint accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the body is larger than this endpoint accepts: at most {limit} bytes"
+            f" ({_size(limit)})",
+            limit_bytes=limit,
+        )
+
+
+def _size(n: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
+
+
 class AuthenticationFailed(DlreconError):
     """Missing or invalid credentials."""
 
@@ -35,3 +57,11 @@ class DatabaseUnavailable(DlreconError):
 
 class Overloaded(DlreconError):
     """Too much work queued; try again later."""
+
+
+class ClientDisconnected(DlreconError):
+    """The client closed the connection before its request was complete."""
+
+
+class RequestTimeout(DlreconError):
+    """The client did not send its request in time."""

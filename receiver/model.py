@@ -10,7 +10,8 @@ from typing import Any
 
 
 class Status(enum.StrEnum):
-    """Canonical delivery status (closed set, see DESIGN.md)."""
+    """Canonical delivery status (closed set, see docs/design.md). The SQL functions
+    `dlrecon_status_rank/final/failure/success` say the same (a test compares them)."""
 
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
@@ -33,6 +34,10 @@ class Status(enum.StrEnum):
     @property
     def failure(self) -> bool:
         return self in FAILURE_STATUSES
+
+    @property
+    def success(self) -> bool:
+        return self in SUCCESS_STATUSES
 
 
 _RANK = {
@@ -189,6 +194,8 @@ class SubmitOutcome:
 
     `provider_message_ids` are ids found in the response (canonical form), added to
     the ones the sending system gave. `events` become the message's first events.
+    `channel` is the channel the response shows (Twilio `to: whatsapp:+1…`), None when it
+    shows none: the message takes it when the sending system registered no channel.
     """
 
     events: tuple[Event, ...] = ()
@@ -196,12 +203,14 @@ class SubmitOutcome:
     segments: int | None = None
     cost: Decimal | None = None
     currency: str | None = None
+    channel: Channel | None = None
 
 
 def dedupe_key(
     event: Event, source: Source, message_id: int | None = None, part_no: int | None = None
 ) -> str:
-    """Invariant 5: provider id (or client ref) + raw status + provider time + error code.
+    """Invariant 5: provider id (or client ref) + raw status + provider time + error code
+    (+ the reported price and currency, for callbacks and polls).
 
     Never the message id alone, which would drop every later status. Submit events are
     written for a known message, so their key is that message (and part): two messages
@@ -209,6 +218,10 @@ def dedupe_key(
     """
     when = event.provider_time.isoformat() if event.provider_time else ""
     tail = f"{event.raw_status}|{when}|{event.error_code or ''}"
+    if source is not Source.SUBMIT and event.cost is not None:
+        # a poll that adds a price to a known status says something new; the same status
+        # with the same price (or none) from a callback and a poll is one event
+        tail += f"|price:{amount_key(event.cost)} {event.currency or ''}"
     if source is Source.SUBMIT and message_id is not None:
         return f"submit|msg:{message_id}|part:{'' if part_no is None else part_no}|{tail}"
     ident = (
@@ -218,3 +231,12 @@ def dedupe_key(
     )
     prefix = "submit|" if source is Source.SUBMIT else ""
     return f"{prefix}{ident}|{tail}"
+
+
+def amount_key(amount: Decimal) -> str:
+    """An amount as dedupe keys write it: plain notation, no trailing zeros (`0.0333`, `100`),
+    the same text as Postgres' `trim_scale(amount)::text` (migration 0006 relies on it)."""
+    text = format(amount, "f")  # never rounded (normalize() would round to 28 digits)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -4,9 +4,11 @@ template database, and a fresh clone of it for every test that asks for one."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import tempfile
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,12 +17,15 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from dlrecon.app import build_app
 from receiver.db import migrations
 from receiver.db.embedded import EmbeddedPostgres
 from receiver.db.pool import init_connection
-from receiver.http.app import create_app
 from receiver.settings import Settings
-from tests.support import make_settings, with_database
+from tests.support import SECRETS, TOKENS, make_settings, with_database
+from tests.support.poll_fakes import POLL_SECRETS
+from tests.support.service import CONFIG as SERVICE_CONFIG
+from tests.support.service import Service
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +117,7 @@ def settings() -> Settings:
 @pytest.fixture
 async def client(database_url: str, settings: Settings) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     """The app on a test server, against this test's database."""
-    app = create_app(settings, database_url)
+    app = build_app(settings, database_url)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -125,23 +130,14 @@ async def client(database_url: str, settings: Settings) -> AsyncIterator[TestCli
 
 
 def _secret_values() -> dict[str, str]:
-    import base64
-
-    from tests.support import SECRETS, TOKENS
-
     values = {f"SECRETS[{k}]": v for k, v in SECRETS.items()}
+    values.update({f"POLL_SECRETS[{k}]": v for k, v in POLL_SECRETS.items()})
     values.update({f"TOKENS[{k}]": v for k, v in TOKENS.items()})
     basic = base64.b64encode(f"velip:{SECRETS['velip_password']}".encode()).decode()
     values["basic auth header of velip"] = basic
-    try:  # the acceptance configuration's tokens
-        import tomllib
-
-        from tests.acceptance.conftest import CONFIG
-
-        for entry in tomllib.loads(CONFIG).get("api", {}).get("tokens", []):
-            values[f"acceptance token {entry.get('name') or entry['token'][:4]}"] = entry["token"]
-    except ImportError:
-        pass
+    # the acceptance configuration's tokens
+    for entry in tomllib.loads(SERVICE_CONFIG).get("api", {}).get("tokens", []):
+        values[f"acceptance token {entry.get('name') or entry['token'][:4]}"] = entry["token"]
     return values
 
 
@@ -175,11 +171,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _scan_serve_logs() -> Iterator[None]:
     """Read every `dlrecon serve` log file when its Service closes it (before its folder goes)."""
-    try:
-        from tests.acceptance.conftest import Service
-    except ImportError:
-        yield
-        return
     original = Service.close_log
 
     def close_and_scan(self: Service) -> None:

@@ -13,6 +13,13 @@ from typing import Any
 import aiohttp
 
 LAG_METRIC = "dlrecon_processor_lag_seconds"
+SWEEPS_METRIC = "dlrecon_orphan_sweeps_total"
+# An event stored while its message was being registered (the two transactions overlapping)
+# stays an orphan until the processor's next orphan sweep. So differences count as final when
+# they are the same at two looks with the processor's lag 0 before each and, between them, a
+# whole sweep that started after the first look. A service whose /metrics shows no sweep (its
+# processor runs elsewhere) gets this pause between looks instead.
+QUIET_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -40,28 +47,41 @@ class Report:
         return not self.differences
 
 
-async def processor_lag(session: aiohttp.ClientSession, url: str) -> float | None:
-    """The service's processor lag from /metrics (None when not readable)."""
+async def processor_state(session: aiohttp.ClientSession, url: str) -> tuple[float | None, float]:
+    """The processor's lag (None when not readable) and the orphan sweeps it completed, from
+    the service's /metrics."""
     try:
         async with session.get(f"{url}/metrics") as r:
             text = await r.text()
     except (TimeoutError, aiohttp.ClientError):
-        return None
+        return None, 0.0
+    lag, sweeps = None, 0.0
     for line in text.splitlines():
         if line.startswith(LAG_METRIC + " "):
-            return float(line.split()[1])
-    return None
+            lag = float(line.split()[1])
+        elif line.startswith(SWEEPS_METRIC + " "):
+            sweeps = float(line.split()[1])
+    return lag, sweeps
 
 
-async def settle(session: aiohttp.ClientSession, url: str, timeout: float) -> bool:
-    """Wait until the service has processed every stored callback (bounded by `timeout`)."""
+async def settle(
+    session: aiohttp.ClientSession, url: str, timeout: float, *, sweeps_after: float | None = None
+) -> tuple[bool, float]:
+    """Wait until the service has processed every stored callback and, with `sweeps_after`,
+    until an orphan sweep that started after that count was read has completed (bounded by
+    `timeout`). Whether it settled, and the sweep count read when it did."""
     deadline = time.monotonic() + timeout
+    if sweeps_after is not None and sweeps_after == 0:
+        await asyncio.sleep(min(QUIET_SECONDS, timeout))
+        sweeps_after = None
     while True:
-        lag = await processor_lag(session, url)
-        if lag == 0:
-            return True
+        lag, sweeps = await processor_state(session, url)
+        # the sweep counted next may have been running when `sweeps_after` was read
+        swept = sweeps_after is None or sweeps >= sweeps_after + 2
+        if lag == 0 and swept:
+            return True, sweeps
         if time.monotonic() > deadline:
-            return False
+            return False, sweeps
         await asyncio.sleep(0.2)
 
 
@@ -115,7 +135,7 @@ async def check(
     client_timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(timeout=client_timeout, connector=connector) as session:
-        report.settled = await settle(session, url, timeout)
+        report.settled, sweeps = await settle(session, url, timeout)
         pending = list(expected)
         previous: list[tuple[str, str, str, str]] | None = None
         while True:
@@ -135,9 +155,10 @@ async def check(
                 report.differences = differences
                 return report
             previous = seen
-            # late processing (a batch committed after the lag was read): look again shortly
-            await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-            report.settled = await settle(session, url, max(0.0, deadline - time.monotonic()))
+            # late matching (an orphan sweep still to come): look again after one
+            report.settled, sweeps = await settle(
+                session, url, max(0.0, deadline - time.monotonic()), sweeps_after=sweeps
+            )
 
 
 async def _fetch_all(

@@ -1,4 +1,4 @@
-"""What dlrecon must show for a simulated message: status per part, rolled up (DESIGN.md)."""
+"""What dlrecon must show for a simulated message: status per part, rolled up (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -114,9 +114,10 @@ def _padded(text: str) -> str:
 def twilio_signature(
     secret: str, provider: ProviderSettings, query: str, form: list[tuple[str, str]] | None
 ) -> str:
-    """b64 HMAC-SHA1 over the public URL (plus our query) and the sorted form params."""
-    url = provider.public_url or ""
-    if query and "?" not in url:
+    """b64 HMAC-SHA1 over the URL called (the public URL's scheme, host and path, and the
+    query we send) and the sorted form params."""
+    url = (provider.public_url or "").split("?", 1)[0]
+    if query:
         url = f"{url}?{query}"
     values: dict[str, set[str]] = {}
     for name, value in form or []:

@@ -46,6 +46,12 @@ class Adapter:
     # (a name from `receiver.signatures.SCHEMES`), None when the provider cannot sign
     signature_scheme: ClassVar[str | None] = None
 
+    def check_options(self, options: Options) -> str | None:
+        """What is wrong with this key's adapter options, or None: checked when the
+        configuration loads, so a bad table stops the start instead of quarantining every
+        callback."""
+        return None
+
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Turn one stored callback into canonical events (zero or more)."""
         raise ParseError(f"adapter {self.name!r} does not accept callbacks")

@@ -16,6 +16,8 @@ class CodeTables:
     def __init__(self, provider: str, tables: dict[str, dict[str, CodeInfo]]) -> None:
         self.provider = provider
         self.tables = tables
+        # each table by casefolded code (the first code of a fold wins, as a scan would find)
+        self._folded: dict[str, dict[str, CodeInfo]] = {}
 
     def lookup(self, table: str, code: str | int | None) -> CodeInfo | None:
         """The row for `code` in `table`, or None when the code is not mapped."""
@@ -27,11 +29,13 @@ class CodeTables:
         """Case-insensitive lookup (statuses such as `DELIVRD`/`delivrd`)."""
         if code is None:
             return None
-        wanted = code.strip().casefold()
-        for key, info in self.tables.get(table, {}).items():
-            if key.casefold() == wanted:
-                return info
-        return None
+        folded = self._folded.get(table)
+        if folded is None:
+            folded = {}
+            for key, info in self.tables.get(table, {}).items():
+                folded.setdefault(key.casefold(), info)
+            self._folded[table] = folded
+        return folded.get(code.strip().casefold())
 
 
 def unmapped(code: str, status: Status = Status.UNKNOWN) -> CodeInfo:

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from receiver.adapters import _submit, codes
+from receiver.adapters._poll import (
+    Auth,
+    PollAdapter,
+    PollRequest,
+    PollResponse,
+    PollTarget,
+    first_id,
+    secret,
+)
 from receiver.adapters.base import Adapter, Options, ParseError
 from receiver.adapters.fields import body_data, compact, decimal, json_object, scalar, when
 from receiver.model import CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
@@ -104,3 +114,69 @@ class HellioAdapter(Adapter):
 
 
 ADAPTER = HellioAdapter()
+
+
+# --- polling: GET /v1/messages/{id} -------------------------------------------------------
+
+
+class HellioPoll(PollAdapter):
+    """Look a message up by its id: the webhook's id if one came, else the send's `reference`.
+
+    Hellio does not publish this response's body. It is read with the webhook's vocabulary
+    (`provider_message_id` or `id`, `status`, `timestamp`, `mobile_number`), inside a `data`
+    object as the send response has it; a body that does not fit is quarantined (stored raw,
+    replayable), never guessed at.
+    """
+
+    name = "hellio"
+    required = ("api_token",)
+
+    def poll_request(self, target: PollTarget, options: Options) -> PollRequest | None:
+        ident = first_id(target) or _send_reference(target.submit_response)
+        if ident is None:
+            return None
+        return PollRequest(
+            kind="lookup",
+            method="GET",
+            path=f"/v1/messages/{quote(ident, safe='')}",
+            auth=Auth("bearer", secret(options, "api_token")),
+            message_id=target.message_id,
+            client_ref=target.client_ref,
+        )
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        doc = json_object(response.json())
+        if doc is None:
+            raise ParseError("message body is not an object")
+        item = doc["data"] if isinstance(doc.get("data"), dict) else doc
+        raw_id = scalar(item.get("provider_message_id")) or scalar(item.get("id"))
+        raw_status = scalar(item.get("status"))
+        if raw_status is None:
+            raise ParseError("message has no status")
+        client_ref = response.looked_up()
+        if raw_id is None and client_ref is None:
+            raise ParseError("message has no id")
+        info = codes.load("hellio").lookup_ci("status", raw_status) or codes.unmapped(raw_status)
+        return [
+            Event(
+                raw_status=raw_status,
+                status=info.status,
+                provider_message_id=self.canonical_id(raw_id, options) if raw_id else None,
+                raw_message_id=raw_id,
+                client_ref=client_ref,
+                provider_time=when(item.get("timestamp")),
+                recipient=scalar(item.get("mobile_number")),
+            ).with_code(info)
+        ]
+
+    def canonical_id(self, raw: str, options: Options) -> str:
+        return ADAPTER.canonical_id(raw, options)
+
+
+def _send_reference(submit_response: Any) -> str | None:
+    body = json_object(submit_response) or {}
+    data = body.get("data")
+    return scalar(data.get("reference")) if isinstance(data, dict) else None
+
+
+POLL = HellioPoll()

@@ -10,9 +10,19 @@ signature for these webhooks: protect the URL with `path_token` and `allow_ips`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from receiver.adapters import _submit, codes
+from receiver.adapters._poll import (
+    Auth,
+    PollAdapter,
+    PollRequest,
+    PollResponse,
+    PollTarget,
+    Window,
+    secret,
+)
 from receiver.adapters.base import Adapter, Options, ParseError
 from receiver.adapters.fields import (
     decimal,
@@ -162,3 +172,54 @@ def _to(item: dict[str, Any]) -> str | None:
 
 
 ADAPTER = InfobipAdapter()
+
+
+# --- polling: GET /sms/1/reports (drain-once) ---------------------------------------------
+
+REPORTS_MAX = 1000  # Infobip: `limit` at most 1000 per request (default 50), last 48 hours
+
+
+class InfobipPoll(PollAdapter):
+    """Drain the delivery reports Infobip queues for pulling: each report is returned once,
+    so every page is stored before the next is asked for (the poller does that), and the
+    drain goes on while pages come back full."""
+
+    name = "infobip"
+    mode = "drain"
+    required = ("api_key",)
+
+    def list_request(
+        self, targets: Sequence[PollTarget], window: Window, page_size: int, options: Options
+    ) -> PollRequest | None:
+        limit = max(1, min(page_size, REPORTS_MAX))
+        return PollRequest(
+            kind="drain",
+            method="GET",
+            path="/sms/1/reports",
+            query=(("limit", str(limit)),),
+            auth=Auth("header", secret(options, "api_key"), prefix="App "),
+        )
+
+    def next_page(
+        self, request: PollRequest, response: PollResponse, options: Options
+    ) -> PollRequest | None:
+        """Again while the page was full: a short page means the queue is empty."""
+        limit = int(dict(request.query).get("limit", "50"))
+        return request.next() if len(_results(response)) >= limit else None
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        """Same shape as the webhook's batch: one event per report."""
+        return [
+            ADAPTER._report(require_object(item, "report"), options) for item in _results(response)
+        ]
+
+
+def _results(response: PollResponse) -> list[Any]:
+    doc = response.json()
+    if not isinstance(doc, dict) or not isinstance(doc.get("results", []), list):
+        raise ParseError("not an Infobip reports page: no results[]")
+    results: list[Any] = doc.get("results", [])
+    return results
+
+
+POLL = InfobipPoll()

@@ -31,7 +31,8 @@ class JasminAdapter(Adapter):
         fields = params(request)
         raw_id = text(fields.get("id"))
         raw_status = text(fields.get("message_status"))
-        if raw_id is None:
+        provider_id = None if raw_id is None else smpp.canonical_submit_id(raw_id, options)
+        if not provider_id:  # absent, or nothing left of it (control characters only)
             raise ParseError("missing id")
         if raw_status is None:
             raise ParseError("missing message_status")
@@ -65,7 +66,7 @@ class JasminAdapter(Adapter):
             Event(
                 raw_status=raw_status,
                 status=info.status,
-                provider_message_id=smpp.canonical_submit_id(raw_id, options),
+                provider_message_id=provider_id,
                 raw_message_id=raw_id,
                 client_ref=text(fields.get(names["ref"])),
                 error_code=error_code,

@@ -106,7 +106,9 @@ class MetaAdapter(Adapter):
             channel=Channel.WHATSAPP,
             recipient=submission.destination,
         ).with_code(info)
-        return SubmitOutcome(events=(event,), provider_message_ids=(raw_id,))
+        return SubmitOutcome(
+            events=(event,), provider_message_ids=(raw_id,), channel=Channel.WHATSAPP
+        )
 
     def _refused(self, error: dict[str, Any], submission: Submission) -> SubmitOutcome:
         code = text(error.get("code"))

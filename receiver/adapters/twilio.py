@@ -13,8 +13,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 from receiver.adapters import _submit, codes
+from receiver.adapters._poll import (
+    Auth,
+    PollAdapter,
+    PollRequest,
+    PollResponse,
+    PollTarget,
+    first_id,
+    secret,
+)
 from receiver.adapters.base import Adapter, Options, ParseError
 from receiver.adapters.fields import (
     compact,
@@ -51,8 +61,10 @@ class TwilioAdapter(Adapter):
         return _submit.read(submission, lambda body: self._submit(body, submission))
 
     def _submit(self, response: dict[str, Any], submission: Submission) -> SubmitOutcome | None:
+        channel = None
         if "sid" in response:
             event = self._resource(response)
+            channel = event.channel  # from `to`/`from`, before the registration fills it
         elif "code" in response:
             event = _submit_error(response, submission.submit_http_status)
         else:
@@ -65,6 +77,7 @@ class TwilioAdapter(Adapter):
             segments=small_int(response.get("num_segments")),
             cost=event.cost,
             currency=event.currency,
+            channel=channel,
         )
 
     def _callback(self, fields: dict[str, Any]) -> list[Event]:
@@ -248,3 +261,53 @@ def _rfc2822(value: Any) -> datetime | None:
 
 
 ADAPTER = TwilioAdapter()
+
+
+# --- polling: GET /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json -------------
+
+
+class TwilioPoll(PollAdapter):
+    """Fetch the Message resource: status, error_code, price (negative) + price_unit, segments."""
+
+    name = "twilio"
+    gives_price = True  # `price` is filled in seconds to minutes after the final status
+    required = ("account_sid", "auth_token")
+
+    def poll_request(self, target: PollTarget, options: Options) -> PollRequest | None:
+        sid = first_id(target)
+        account = text(options.get("account_sid"))
+        if sid is None:
+            return None
+        if account is None:
+            raise ParseError("option account_sid is not configured")
+        return PollRequest(
+            kind="lookup",
+            method="GET",
+            path=f"/2010-04-01/Accounts/{_segment(account)}/Messages/{_segment(sid)}.json",
+            auth=Auth("basic", secret(options, "auth_token"), user=account),
+            message_id=target.message_id,
+            client_ref=target.client_ref,
+        )
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        """The resource as an event with no provider time: status callbacks carry none, so a
+        poll and a callback saying the same thing (status, error, price) are one event."""
+        doc = response.json()
+        if not isinstance(doc, dict):
+            raise ParseError("Message resource is not an object")
+        if text(doc.get("status")) in _INBOUND:
+            return []
+        event = ADAPTER._resource(doc)
+        details = {
+            **event.details,
+            "date_updated": text(doc.get("date_updated")),
+            "date_sent": text(doc.get("date_sent")),
+        }
+        return [replace(event, provider_time=None, details=compact(details))]
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+POLL = TwilioPoll()

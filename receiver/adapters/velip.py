@@ -7,9 +7,21 @@ Velip documents no SMS/WhatsApp delivery-report callback: SMS truth is the submi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from receiver.adapters import _submit, codes
+from receiver.adapters._poll import (
+    Auth,
+    PollAdapter,
+    PollRequest,
+    PollResponse,
+    PollTarget,
+    Window,
+    first_id,
+    secret,
+)
 from receiver.adapters.base import Adapter, Options, ParseError
 from receiver.adapters.fields import body_data, decimal, json_object, scalar
 from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
@@ -81,7 +93,7 @@ class VelipAdapter(Adapter):
     """Velip submit envelopes (SMS, WhatsApp, voice) and pushed voice call results."""
 
     name = "velip"
-    option_names = frozenset({"currency"})
+    option_names = frozenset({"currency", "list_date_params", "timezone"})
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """Read `{"return": {status, status_code, cdls_id|cd_id|cp_id}}`; odd bodies → unknown."""
@@ -163,3 +175,114 @@ class VelipAdapter(Adapter):
 
 
 ADAPTER = VelipAdapter()
+
+
+# --- polling: POST /api/v2/GetCallStatus.php (voice) --------------------------------------
+
+GET_CALL_STATUS = "/api/v2/GetCallStatus.php"
+MAXREG = 5000  # Velip: at most 5000 records per list request
+# the date-range filter's parameter names (our provider document names the filter, not its
+# fields): configurable with the option `list_date_params = ["from", "to"]`
+DATE_PARAMS = ("date_start", "date_end")
+DEFAULT_ZONE = "America/Sao_Paulo"  # option `timezone`: the zone of the range's times
+
+
+class VelipPoll(PollAdapter):
+    """Voice call results: a look-up by `cd_id` (or `ctid`), or a date range paged with the
+    `last_id` cursor (`maxreg` at most 5000; `return.pagination.has_more` / `next_id`)."""
+
+    name = "velip"
+    required = ("api_token",)
+    list_per_hour = 200.0  # Velip: list queries are limited to 200 an hour
+
+    def poll_request(self, target: PollTarget, options: Options) -> PollRequest | None:
+        if target.channel != Channel.VOICE.value:
+            return None  # Velip documents no status API for SMS or WhatsApp
+        cd_id = first_id(target)
+        if cd_id is not None:
+            body = {"cd_id": cd_id}
+        elif target.client_ref is not None:
+            body = {"ctid": target.client_ref}
+        else:
+            return None
+        return PollRequest(
+            kind="lookup",
+            method="POST",
+            path=GET_CALL_STATUS,
+            json_body=body,
+            auth=_auth(options),
+            message_id=target.message_id,
+            client_ref=target.client_ref,
+        )
+
+    def list_request(
+        self, targets: Sequence[PollTarget], window: Window, page_size: int, options: Options
+    ) -> PollRequest | None:
+        if not any(t.channel == Channel.VOICE.value for t in targets):
+            return None
+        names = options.get("list_date_params") or DATE_PARAMS
+        if not (isinstance(names, list | tuple) and len(names) == 2):
+            raise ParseError("option list_date_params must be two parameter names")
+        zone = _zone(options)
+        body = {
+            str(names[0]): window.start.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            str(names[1]): window.end.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            "maxreg": max(1, min(page_size, MAXREG)),
+        }
+        return PollRequest(
+            kind="list", method="POST", path=GET_CALL_STATUS, json_body=body, auth=_auth(options)
+        )
+
+    def next_page(
+        self, request: PollRequest, response: PollResponse, options: Options
+    ) -> PollRequest | None:
+        """The same range from `next_id` on, while `return.pagination.has_more` says so."""
+        envelope = json_object(response.json()) or {}
+        inner = envelope.get("return")
+        pagination = inner.get("pagination") if isinstance(inner, dict) else None
+        if not isinstance(pagination, dict) or pagination.get("has_more") not in (
+            True,
+            "true",
+            1,
+            "1",
+        ):
+            return None
+        next_id = pagination.get("next_id")
+        if scalar(next_id) is None or not isinstance(request.json_body, dict):
+            return None  # sent back as Velip gave it (a number or a string)
+        if request.json_body.get("last_id") == next_id:
+            raise ParseError(f"pagination does not advance (next_id {next_id} again)")
+        return request.next(json_body={**request.json_body, "last_id": next_id})
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        """One event per call record; none when Velip answers that it knows no such call."""
+        doc = response.json()
+        envelope = json_object(doc) or {}
+        inner = envelope.get("return")
+        has_calls = (
+            isinstance(doc, list)
+            or "calls" in envelope
+            or (isinstance(inner, dict) and "calls" in inner)
+        )
+        if not has_calls:
+            code = scalar(inner.get("status_code")) if isinstance(inner, dict) else None
+            if code is not None:
+                return []  # an envelope without calls: nothing to report (e.g. not found)
+        return [ADAPTER._call(call, options) for call in _calls(doc)]
+
+
+def _zone(options: Options) -> ZoneInfo:
+    """The zone of the date range's wall-clock times (Velip documents none; it is Brazilian)."""
+    name = str(options.get("timezone") or DEFAULT_ZONE)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParseError(f"option timezone {name!r} is not a known time zone") from None
+
+
+def _auth(options: Options) -> Auth:
+    """The account token (`tsid`) as a bearer token, which Velip accepts in place of `tsid`."""
+    return Auth("bearer", secret(options, "api_token"))
+
+
+POLL = VelipPoll()

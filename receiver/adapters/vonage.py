@@ -14,8 +14,25 @@ from decimal import Decimal
 from typing import Any
 
 from receiver.adapters import _submit, codes
+from receiver.adapters._poll import (
+    Auth,
+    PollAdapter,
+    PollRequest,
+    PollResponse,
+    PollTarget,
+    first_id,
+    secret,
+)
 from receiver.adapters.base import Adapter, Options, ParseError
-from receiver.adapters.fields import compact, decimal, mapping, params, text, timestamp
+from receiver.adapters.fields import (
+    compact,
+    decimal,
+    mapping,
+    params,
+    require_object,
+    text,
+    timestamp,
+)
 from receiver.model import Channel, CodeInfo, Event, RawRequest, Status, Submission, SubmitOutcome
 
 DEFAULT_CURRENCY = "EUR"  # SMS API prices are in the account currency, EUR unless set otherwise
@@ -241,3 +258,88 @@ def _address(value: Any) -> str | None:
 
 
 ADAPTER = VonageAdapter()
+
+
+# --- polling: the Reports API, GET /v2/reports/records (synchronous, by message id) -------
+
+
+class VonagePoll(PollAdapter):
+    """Look an SMS up in the Reports API's records: status, error code, total price."""
+
+    name = "vonage"
+    gives_price = True
+    required = ("api_key", "api_secret")
+
+    def poll_request(self, target: PollTarget, options: Options) -> PollRequest | None:
+        message_id = first_id(target)
+        if message_id is None or target.channel != Channel.SMS.value:
+            return None
+        key = secret(options, "api_key")
+        return PollRequest(
+            kind="lookup",
+            method="GET",
+            path="/v2/reports/records",
+            query=(
+                ("account_id", key.get_secret_value()),
+                ("product", "SMS"),
+                ("direction", "outbound"),
+                ("id", message_id),
+            ),
+            # the account id is the API key: a credential, redacted where the request is stored
+            secret_query=frozenset({"account_id"}),
+            auth=Auth(
+                "basic", secret(options, "api_secret"), user=key.get_secret_value(), show_user=False
+            ),
+            message_id=target.message_id,
+            client_ref=target.client_ref,
+        )
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        """One event per record (`records[]`: message_id, status, error_code, total_price...)."""
+        doc = response.json()
+        if not isinstance(doc, dict) or not isinstance(doc.get("records", []), list):
+            raise ParseError("not a Reports API response: no records[]")
+        default_currency = text(doc.get("currency")) or text(options.get("currency"))
+        return [
+            _record(require_object(item, "record"), default_currency, options)
+            for item in doc.get("records", [])
+        ]
+
+
+def _record(item: dict[str, Any], currency: str | None, options: Options) -> Event:
+    raw_id = text(item.get("message_id"))
+    raw_status = text(item.get("status"))
+    if raw_id is None or raw_status is None:
+        raise ParseError("record without message_id or status")
+    err = text(item.get("error_code"))
+    error_code = None if err in (None, "0") else err
+    price = decimal(item.get("total_price"))
+    currency = text(item.get("currency")) or currency or DEFAULT_CURRENCY
+    details = {
+        "network_code": text(item.get("network")),
+        "network_name": text(item.get("network_name")),
+        "country": text(item.get("country")),
+        "date_received": text(item.get("date_received")),
+        "date_finalized": text(item.get("date_finalized")),
+        "error_description": text(item.get("error_code_description")),
+        "sender": text(item.get("from")),
+    }
+    event = Event(
+        raw_status=raw_status,
+        status=Status.UNKNOWN,
+        provider_message_id=ADAPTER.canonical_id(raw_id, options),
+        raw_message_id=raw_id,
+        client_ref=text(item.get("client_ref")),
+        error_code=error_code,
+        # no provider time: a record's dates are not the receipt's, and a record read twice
+        # must stay one event
+        cost=price,
+        currency=currency if price is not None else None,
+        channel=Channel.SMS,
+        recipient=text(item.get("to")),
+        details=compact(details),
+    )
+    return event.with_code(_outcome("sms_status", raw_status, "err_code", error_code))
+
+
+POLL = VonagePoll()

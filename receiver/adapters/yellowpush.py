@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from receiver.adapters import _submit, codes, generic
+from receiver.adapters._poll import Auth, PollAdapter, PollRequest, PollResponse, PollTarget, secret
 from receiver.adapters.base import Adapter, Options, ParseError, default_submit_outcome
 from receiver.adapters.fields import json_object, scalar
 from receiver.model import Event, RawRequest, Status, Submission, SubmitOutcome
@@ -52,11 +55,24 @@ class YellowPushAdapter(Adapter):
     """YellowPush submit errors; callback fields are configured (their bodies are not public)."""
 
     name = "yellowpush"
-    option_names = generic.OPTION_NAMES  # its callbacks are read by the generic adapter
+    # its callbacks (and poll bodies, `poll_fields`) are read by the generic adapter
+    option_names = generic.OPTION_NAMES | {"poll_fields"}
 
     def parse_callback(self, request: RawRequest, options: Options) -> list[Event]:
         """Read a callback through the generic adapter's configured field paths."""
         return generic.ADAPTER.parse_callback(request, options)
+
+    def check_options(self, options: Options) -> str | None:
+        fields = options.get("poll_fields")
+        if fields is not None:
+            if not isinstance(fields, Mapping):
+                return "poll_fields must be a table of the generic adapter's field options"
+            unknown = sorted(set(fields) - generic.OPTION_NAMES)
+            if unknown:
+                return f"poll_fields: unknown key(s) {', '.join(unknown)}"
+            if problem := generic.check_tables({**options, **fields}):
+                return f"poll_fields: {problem}"
+        return generic.check_tables(options)
 
     def parse_submit(self, submission: Submission, options: Options) -> SubmitOutcome:
         """2xx → accepted; 401 → auth; the 400 envelope per message; odd responses → unknown."""
@@ -94,3 +110,54 @@ class YellowPushAdapter(Adapter):
 
 
 ADAPTER = YellowPushAdapter()
+
+
+# --- polling: GET /rest/sms_edr?client_message_id=…&start_date=…&end_date=… ---------------
+
+EDR_DAYS = 2  # the date range asked around the submit time (days before and after)
+
+
+class YellowPushPoll(PollAdapter):
+    """The SMS EDR of a message by its client reference. Its body is not public: it is read
+    with the generic adapter's field options, where the key's `poll_fields` table overrides
+    the callback's (`poll_fields = { items_field = "data", status_field = "state" }`)."""
+
+    name = "yellowpush"
+    required = ("api_token",)
+
+    def poll_request(self, target: PollTarget, options: Options) -> PollRequest | None:
+        if target.client_ref is None:
+            return None  # the EDR is looked up by the client message id only
+        sent = target.submitted_at
+        query: list[tuple[str, str]] = [("client_message_id", target.client_ref)]
+        if sent is not None:
+            start = (sent - timedelta(days=EDR_DAYS)).date().isoformat()
+            end = (sent + timedelta(days=EDR_DAYS)).date().isoformat()
+            query += [("start_date", start), ("end_date", end)]
+        return PollRequest(
+            kind="lookup",
+            method="GET",
+            path="/rest/sms_edr",
+            query=tuple(query),
+            auth=Auth("bearer", secret(options, "api_token")),
+            message_id=target.message_id,
+            client_ref=target.client_ref,
+        )
+
+    def parse(self, response: PollResponse, options: Options) -> list[Event]:
+        fields = options.get("poll_fields") or {}
+        if not isinstance(fields, Mapping):
+            raise ParseError("option poll_fields must be a table")
+        merged: dict[str, Any] = {**options, **fields}
+        items = generic.items(response.json(), merged)
+        looked_up = response.looked_up()
+        if looked_up and not merged.get("client_ref_field"):
+            # the EDR was asked for by this reference: it names the message
+            merged["client_ref_field"] = _LOOKED_UP
+            items = [{**i, _LOOKED_UP: looked_up} if isinstance(i, dict) else i for i in items]
+        return [generic.ADAPTER.report(item, merged) for item in items]
+
+
+_LOOKED_UP = "__looked_up_client_ref"
+
+POLL = YellowPushPoll()

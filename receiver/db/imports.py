@@ -3,7 +3,7 @@ orphans matched and statuses refreshed with set-based statements (see `importer`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +25,19 @@ class ChunkResult:
     conflicts: list[tuple[int, int]] = field(default_factory=list)  # (item, conflicting message)
 
 
-def with_links(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The records of one chunk (file order, no links yet) with their in-batch links
-    (`messages.link`; the item number is the line number)."""
-    links = message_store.link((r[0], r[1], r[3], r[_IDS]) for r in records)
+def link_keys(
+    records: Iterable[tuple[Any, ...]],
+) -> Iterator[tuple[int, str, str | None, Sequence[str]]]:
+    """(item number, provider key, client ref, provider ids) of each record, what
+    `registration.links.link` works out the links from."""
+    return ((r[0], r[1], r[3], r[_IDS]) for r in records)
+
+
+def with_links(
+    records: list[tuple[Any, ...]], links: Mapping[int, message_store.Link]
+) -> list[tuple[Any, ...]]:
+    """The records of one chunk (file order, no links yet) with their in-batch links (the item
+    number is the line number)."""
     if not links:
         return records
     return [

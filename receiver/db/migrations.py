@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 import sql
+from receiver.db import inbox
 from receiver.db.pool import Connection
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,9 @@ async def apply(conn: Connection) -> list[sql.Migration]:
                     migration.name,
                 )
             log.info("migration_applied", version=migration.version, name=migration.name)
+        if await conn.fetchval("SELECT to_regproc('dlrecon_inbox_partitions') IS NOT NULL"):
+            # the inbox's monthly partitions, ahead of the rows that will need them (0012)
+            await inbox.ensure_partitions(conn)
         return todo
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +13,15 @@ from receiver.settings import ApiToken, Scope, Settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _SCOPE_ATTR = "__dlrecon_scope__"
+_LOGIN_ATTR = "__dlrecon_login__"
 PUBLIC = "public"
+# methods that change nothing: the only ones a session (cookie) may authorize, so that a
+# request forged from another site can never change anything
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+# another way than the bearer header to present credentials (e.g. the /ops page's session
+# cookie, offered by a wing): the scopes it grants this request, or None when it has none
+Session = Callable[[web.Request], frozenset[str] | None]
 
 
 def requires(scope: Scope | str) -> Callable[[Handler], Handler]:
@@ -24,6 +32,24 @@ def requires(scope: Scope | str) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def page(scope: Scope | str, login: str) -> Callable[[Handler], Handler]:
+    """Mark a page for people: it needs `scope`, and a visitor without credentials is sent to
+    `login` (with `?next=` the page) instead of getting a JSON 401."""
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _SCOPE_ATTR, scope)
+        setattr(handler, _LOGIN_ATTR, login)
+        return handler
+
+    return mark
+
+
+def login_page(handler: Any) -> str | None:
+    """Where a page sends visitors without credentials (None: not a page)."""
+    found: str | None = getattr(handler, _LOGIN_ATTR, None)
+    return found
 
 
 def required_scope(handler: Any) -> Scope | str:
@@ -38,6 +64,25 @@ def find_token(settings: Settings, presented: str) -> ApiToken | None:
         if signatures.same(candidate.token.get_secret_value(), presented):
             found = candidate
     return found
+
+
+def authorize_request(
+    request: web.Request, settings: Settings, scope: Scope | str, sessions: Sequence[Session]
+) -> None:
+    """The bearer header when there is one; else, for a safe method, the first session that
+    recognises the request (it grants only its own scopes); else refused."""
+    if scope == PUBLIC:
+        return
+    header = request.headers.get("Authorization")
+    if header is None and request.method in SAFE_METHODS:
+        for session in sessions:
+            granted = session(request)
+            if granted is None:
+                continue
+            if scope not in granted and Scope.ADMIN not in granted:
+                raise PermissionDenied(f"this needs the {scope!s} scope")
+            return
+    authorize(settings, header, scope)
 
 
 def authorize(settings: Settings, header: str | None, scope: Scope | str) -> ApiToken | None:

@@ -1,54 +1,57 @@
-"""Reading request bodies within limits, and JSON that keeps money exact."""
+"""Reading request bodies within limits, and JSON answers that keep money exact."""
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
-from decimal import Decimal
-from functools import partial
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
+from receiver.errors import ClientDisconnected, RequestTimeout, TooLarge
+from receiver.exactjson import dumps, loads_exact
+from receiver.http import keys
 
-class TooLarge(web.HTTPRequestEntityTooLarge):
-    def __init__(self, limit: int) -> None:
-        super().__init__(max_size=limit, actual_size=limit + 1)
+__all__ = ["dumps", "json_response", "loads_exact", "read_limited"]
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it passes `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
+async def read_limited(request: web.Request, limit: int, timeout: float | None = None) -> bytes:
+    """The whole body, or 413 as soon as it passes `limit` bytes; `ClientDisconnected` when
+    the client goes before it has sent it all, `RequestTimeout` (and the connection closed)
+    when it has not sent it all within `timeout` seconds (`server.body_timeout` unless given)."""
+    if timeout is None:
+        timeout = request.app[keys.SETTINGS].server.body_timeout
+    length = request.content_length
+    if length is not None and length > limit:
         raise TooLarge(limit)
-    chunks = []
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        chunks.append(chunk)
+    try:
+        if length is not None:
+            # the usual callback: a small body with its length, already whole in the buffer
+            # (it came in the same packets as the head): taken at once, without a chunk
+            # iterator or a timer; whatever has not come yet is read below
+            first = request.content.read_nowait(length)
+            if len(first) == length:
+                return first
+            chunks.append(first)
+            size = len(first)
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(limit)
+                chunks.append(chunk)
+    except ConnectionError:
+        raise ClientDisconnected(f"connection closed after {size} bytes of the body") from None
+    except TimeoutError:
+        # a body trickling in: no answer is owed, and the connection is not kept
+        if request.transport is not None:
+            request.transport.close()
+        raise RequestTimeout(f"{size} bytes of the body in {timeout:g} s") from None
     return b"".join(chunks)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)  # money is a string in JSON, never a float
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-dumps = partial(json.dumps, default=_default, ensure_ascii=False)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=dumps)
-
-
-def loads_exact(text: str | bytes) -> Any:
-    """JSON with decimals as `Decimal` (so money sent as numbers stays exact)."""
-    return json.loads(text, parse_float=Decimal)

@@ -7,9 +7,8 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from receiver import processor
 from receiver.db import migrations
-from receiver.db.pool import UNAVAILABLE, describe
+from receiver.db.pool import connection, describe
 from receiver.errors import DatabaseUnavailable
 from receiver.http import auth, keys
 from receiver.http.bodies import json_response
@@ -27,12 +26,12 @@ async def healthz(request: web.Request) -> web.Response:
 @auth.requires(auth.PUBLIC)
 async def readyz(request: web.Request) -> web.Response:
     """200 when the database answers and every migration is applied, else 503."""
-    pool = request.app[keys.POOL]
     try:
-        async with asyncio.timeout(2):
-            async with pool.acquire() as conn:
-                pending = await migrations.pending(conn)
-    except (*UNAVAILABLE, TimeoutError) as exc:
+        async with asyncio.timeout(2), connection(request.app[keys.POOL]) as conn:
+            pending = await migrations.pending(conn)
+    except DatabaseUnavailable as exc:
+        return json_response({"status": "unavailable", "database": str(exc)}, status=503)
+    except TimeoutError as exc:
         return json_response({"status": "unavailable", "database": describe(exc)}, status=503)
     if pending:
         names = [m.name for m in pending]
@@ -43,13 +42,10 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 @auth.requires(auth.PUBLIC)
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format; the processor lag is measured at scrape time."""
+    """Prometheus text format. Nothing is queried here: figures from SQL (processor lag,
+    on-call gauges) are set by the processes that compute them (the processor, the on-call
+    refresher), whatever the number of workers answering scrapes."""
     app_metrics = request.app[keys.METRICS]
-    try:
-        async with asyncio.timeout(2):
-            app_metrics.processor_lag.set(await processor.lag(request.app[keys.POOL]))
-    except (DatabaseUnavailable, TimeoutError):
-        pass  # the last known value stays; /readyz says the database is gone
     return web.Response(
         body=app_metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -6,13 +6,17 @@ import json
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
-from receiver import lookup, registry
-from receiver.db.pool import translated
+from receiver import trace
+from receiver.db.pool import connection
 from receiver.errors import InvalidInput, NotFound
-from receiver.http import auth, keys
+from receiver.http import api, keys
 from receiver.http.bodies import json_response, loads_exact, read_limited
+from receiver.registration import register as registration
+from receiver.registration.model import MessageIn
 from receiver.settings import Scope
+from receiver.views import ItemOutcome, MessageList, MessageView, Registered
 
 routes = web.RouteTableDef()
 
@@ -57,8 +61,40 @@ def parse_items(body: bytes, content_type: str) -> tuple[list[Any], dict[int, st
     return items, errors
 
 
+_REGISTER_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    api.ref(MessageIn),
+                    {"type": "array", "items": api.ref(MessageIn)},
+                ]
+            }
+        },
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    },
+}
+_REGISTER_400 = {
+    "description": "Invalid input: an error, or per-item results when every item failed",
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [{"$ref": "#/components/schemas/ErrorBody"}, api.ref(Registered)]}
+        }
+    },
+}
+
+
 @routes.post("/v1/messages")
-@auth.requires(Scope.SEND)
+@api.operation(
+    scope=Scope.SEND,
+    summary="Register sent messages (object, array or NDJSON)",
+    body=_REGISTER_BODY,
+    models=(MessageIn,),
+    response=Registered,
+    errors=(401, 403, 413, 503),
+    responses={"400": _REGISTER_400},
+)
 async def register(request: web.Request) -> web.Response:
     """Register sent messages; per-item results, good items kept even when others fail."""
     body = await read_limited(request, MAX_REGISTER_BYTES)
@@ -71,33 +107,42 @@ async def register(request: web.Request) -> web.Response:
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"at most {MAX_ITEMS} messages per request")
     good = [(i, item) for i, item in enumerate(items) if i not in line_errors]
-    async with translated(), request.app[keys.POOL].acquire() as conn:
-        results = await registry.register(
+    async with connection(request.app[keys.POOL]) as conn:
+        results = await registration.register(
             conn, request.app[keys.SETTINGS], [item for _, item in good]
         )
-    out: list[dict[str, Any]] = [{"index": i, "error": e} for i, e in line_errors.items()]
+    out = [ItemOutcome(index=i, error=e) for i, e in line_errors.items()]
     for (index, _), result in zip(good, results, strict=True):
-        entry: dict[str, Any] = {"index": index}
         if result.error:
-            entry["error"] = result.error
+            out.append(ItemOutcome(index=index, error=result.error))
         else:
-            entry.update(message_id=result.message_id, created=result.created)
-            if result.warning:
-                entry["warning"] = result.warning
-        out.append(entry)
-    out.sort(key=lambda e: e["index"])
-    errors = sum(1 for e in out if "error" in e)
-    summary = {
-        "created": sum(1 for e in out if e.get("created")),
-        "existing": sum(1 for e in out if e.get("created") is False),
-        "errors": errors,
-        "results": out,
-    }
-    return json_response(summary, status=400 if errors == len(out) else 200)
+            out.append(
+                ItemOutcome(
+                    index=index,
+                    message_id=result.message_id,
+                    created=result.created,
+                    warning=result.warning,
+                )
+            )
+    out.sort(key=lambda e: e.index)
+    errors = sum(1 for e in out if e.error is not None)
+    summary = Registered(
+        created=sum(1 for e in out if e.created),
+        existing=sum(1 for e in out if e.created is False),
+        errors=errors,
+        results=out,
+    )
+    return json_response(summary.to_json(), status=400 if errors == len(out) else 200)
 
 
 @routes.get("/v1/messages/{id}")
-@auth.requires(Scope.READ)
+@api.operation(
+    scope=Scope.READ,
+    summary="One message with its status and event timeline",
+    path={"id": "integer"},
+    response=MessageView,
+    errors=(401, 403, 404, 503),
+)
 async def get_message(request: web.Request) -> web.Response:
     try:
         message_id = int(request.match_info["id"])
@@ -105,27 +150,40 @@ async def get_message(request: web.Request) -> web.Response:
         raise NotFound("no such message") from None
     if not 0 < message_id < 2**63:
         raise NotFound("no such message")
-    async with translated(), request.app[keys.POOL].acquire() as conn:
-        view = await lookup.message_view(conn, message_id)
+    sections = request.app[keys.TRACE_SECTIONS]
+    async with connection(request.app[keys.POOL]) as conn:
+        view = await trace.message_view(conn, message_id, sections)
     if view is None:
         raise NotFound("no such message")
-    return json_response(view)
+    return json_response(view.to_json())
+
+
+class MessageQuery(BaseModel):
+    provider: str | None = Field(default=None, description="provider key")
+    provider_message_id: str | None = Field(default=None, description="the provider's id")
+    client_ref: str | None = Field(default=None, description="the sending system's reference")
 
 
 @routes.get("/v1/messages")
-@auth.requires(Scope.READ)
+@api.operation(
+    scope=Scope.READ,
+    summary="Find messages by provider id or client reference",
+    query=MessageQuery,
+    response=MessageList,
+    errors=(400, 401, 403, 503),
+)
 async def find_messages(request: web.Request) -> web.Response:
-    q = request.query
-    if not (q.get("provider_message_id") or q.get("client_ref")):
+    q = api.query(request, MessageQuery)
+    if not (q.provider_message_id or q.client_ref):
         raise InvalidInput("give provider_message_id or client_ref (with provider)")
-    if any("\x00" in value for value in q.values()):
-        raise InvalidInput("query parameters must not contain NUL characters")
-    async with translated(), request.app[keys.POOL].acquire() as conn:
-        views = await lookup.find(
+    sections = request.app[keys.TRACE_SECTIONS]
+    async with connection(request.app[keys.POOL]) as conn:
+        views = await trace.find(
             conn,
             request.app[keys.SETTINGS],
-            provider=q.get("provider") or None,
-            provider_message_id=q.get("provider_message_id") or None,
-            client_ref=q.get("client_ref") or None,
+            provider=q.provider or None,
+            provider_message_id=q.provider_message_id or None,
+            client_ref=q.client_ref or None,
+            sections=sections,
         )
-    return json_response({"messages": views})
+    return json_response(MessageList(messages=views).to_json())

@@ -6,30 +6,37 @@ import itertools
 import os
 import re
 import time
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
 
 from receiver.errors import (
     AuthenticationFailed,
+    ClientDisconnected,
+    Conflict,
     DatabaseUnavailable,
     DlreconError,
     InvalidInput,
     NotFound,
     Overloaded,
     PermissionDenied,
+    RequestTimeout,
+    TooLarge,
 )
-from receiver.http import auth, keys
+from receiver.http import auth, keys, server
 
 log = structlog.get_logger(__name__)
 
 _STATUS = {
     NotFound: 404,
     InvalidInput: 400,
+    Conflict: 409,
     AuthenticationFailed: 401,
     PermissionDenied: 403,
     DatabaseUnavailable: 503,
     Overloaded: 503,
+    TooLarge: 413,
 }
 
 
@@ -80,16 +87,34 @@ async def request_context(request: web.Request, handler: auth.Handler) -> web.St
         if request.match_info.route.resource
         else "unmatched"
     )
+    server.request_began(request)
     try:
         try:
             # by the handler's own mark, not by path: an unmarked route needs admin
             if request.match_info.route.resource is not None:
-                auth.authorize(
-                    settings,
-                    request.headers.get("Authorization"),
-                    auth.required_scope(request.match_info.handler),
-                )
+                sessions = request.app[keys.SESSIONS]
+                scope = auth.required_scope(request.match_info.handler)
+                auth.authorize_request(request, settings, scope, sessions)
             response = await handler(request)
+        except ClientDisconnected as exc:
+            # not a server error: nobody is there to answer; 499 ("client closed request", as
+            # nginx logs it) in the metrics
+            log.info("http_client_disconnected", method=request.method, route=route, error=str(exc))
+            request.app[keys.METRICS].http_incomplete.labels("body", "disconnect").inc()
+            response = error_response(499, "client_disconnected", str(exc))
+        except RequestTimeout as exc:
+            # a body trickling in (slowloris): its connection was closed
+            log.info("http_body_timeout", method=request.method, route=route, error=str(exc))
+            request.app[keys.METRICS].http_incomplete.labels("body", "timeout").inc()
+            response = error_response(408, "request_timeout", str(exc))
+        except AuthenticationFailed as exc:
+            login = auth.login_page(request.match_info.handler)
+            if login is not None and request.method in auth.SAFE_METHODS:
+                # a page for people: to its login form, and back here after it
+                target = f"{login}?{urlencode({'next': request.path_qs})}"
+                response = web.Response(status=303, headers={"Location": target})
+            else:
+                response = _for_domain_error(exc, settings.inbox.retry_after)
         except DlreconError as exc:
             response = _for_domain_error(exc, settings.inbox.retry_after)
         except web.HTTPException as exc:
@@ -110,8 +135,8 @@ async def request_context(request: web.Request, handler: auth.Handler) -> web.St
     response.headers["X-Request-Id"] = request_id
     elapsed = time.perf_counter() - started
     metrics = request.app[keys.METRICS]
-    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
-    metrics.http_latency.labels(route).observe(elapsed)
+    metrics.child(metrics.http_requests, request.method, route, str(response.status)).inc()
+    metrics.child(metrics.http_latency, route).observe(elapsed)
     log.debug(
         "http_request",
         method=request.method,

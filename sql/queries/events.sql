@@ -1,5 +1,8 @@
 -- name: insert_events
--- Append events; a duplicate (same provider key and dedupe key) is dropped.
+-- Append events; a duplicate (same provider key and dedupe key, of any month) is dropped by
+-- the trigger that keeps `event_keys` (migration 0013) and not returned. An event without
+-- a message whose provider id names a registered part is stored matched (no second write of
+-- the row to match it); the others are orphans, for `match_events_*`.
 INSERT INTO events (provider_key, source, inbox_id, dedupe_key, provider_message_id,
                     raw_message_id, client_ref, raw_status, status, error_code, error_class,
                     retryable, description, provider_time, received_at, cost, currency,
@@ -7,20 +10,26 @@ INSERT INTO events (provider_key, source, inbox_id, dedupe_key, provider_message
 SELECT u.provider_key, u.source, u.inbox_id, u.dedupe_key, u.provider_message_id,
        u.raw_message_id, u.client_ref, u.raw_status, u.status, u.error_code, u.error_class,
        u.retryable, u.description, u.provider_time, u.received_at, u.cost, u.currency,
-       u.channel, u.recipient, u.details, u.message_id, u.part_no,
+       u.channel, u.recipient, u.details, coalesce(u.message_id, p.message_id),
+       CASE WHEN u.message_id IS NULL THEN p.part_no ELSE u.part_no END,
        -- aliases travel as one '\x1f'-separated string: unnest cannot take ragged arrays
        CASE WHEN u.aliases = '' THEN '{}'::text[] ELSE string_to_array(u.aliases, E'\x1f') END,
-       CASE WHEN u.message_id IS NULL THEN NULL ELSE now() END
+       CASE WHEN coalesce(u.message_id, p.message_id) IS NULL THEN NULL ELSE now() END
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::text[],
             $14::timestamptz[], $15::timestamptz[], $16::numeric[], $17::text[], $18::text[],
             $19::text[], $20::jsonb[], $21::bigint[], $22::int[], $23::text[])
+     WITH ORDINALITY
      AS u(provider_key, source, inbox_id, dedupe_key, provider_message_id, raw_message_id,
           client_ref, raw_status, status, error_code, error_class, retryable, description,
           provider_time, received_at, cost, currency, channel, recipient, details, message_id,
-          part_no, aliases)
-ON CONFLICT (provider_key, dedupe_key) DO NOTHING
-RETURNING id;
+          part_no, aliases, n)
+LEFT JOIN message_parts p
+  ON u.message_id IS NULL
+ AND p.provider_key = u.provider_key
+ AND p.provider_message_id = u.provider_message_id
+ORDER BY u.n  -- the ids in the order given, whatever join the planner picks
+RETURNING id, provider_key, dedupe_key, message_id;
 
 -- name: match_events_by_id
 -- Orphan events (all, or those in $1) whose provider id names a registered part.
@@ -32,6 +41,10 @@ WHERE e.message_id IS NULL
   AND p.provider_key = e.provider_key
   AND p.provider_message_id = e.provider_message_id
 RETURNING e.message_id;
+
+-- name: messages_of_events
+-- The messages these events are matched to (those stored matched by `insert_events`).
+SELECT DISTINCT message_id FROM events WHERE id = ANY($1::bigint[]) AND message_id IS NOT NULL;
 
 -- name: match_events_by_client_ref
 -- Orphan events whose client reference names a registered message (message-level events).
@@ -136,8 +149,8 @@ part_status AS (
 conflicts AS (
     SELECT message_id, bool_or(succeeded AND failed) AS conflict
     FROM (SELECT message_id, part_no,
-                 bool_or(status IN ('delivered', 'read')) AS succeeded,
-                 bool_or(status IN ('failed', 'expired', 'rejected')) AS failed
+                 bool_or(dlrecon_status_success(status)) AS succeeded,
+                 bool_or(dlrecon_status_failure(status)) AS failed
           FROM candidates GROUP BY message_id, part_no) per_part
     GROUP BY message_id
 ),
@@ -156,17 +169,17 @@ costs AS (
 rolled AS (
     SELECT message_id,
            CASE
-               WHEN bool_or(status IN ('failed', 'expired', 'rejected')) THEN
+               WHEN bool_or(dlrecon_status_failure(status)) THEN
                    (array_agg(status ORDER BY status_at DESC NULLS LAST, part_no)
-                        FILTER (WHERE status IN ('failed', 'expired', 'rejected')))[1]
+                        FILTER (WHERE dlrecon_status_failure(status)))[1]
                WHEN bool_and(status = 'read') THEN 'read'
-               WHEN bool_and(status IN ('delivered', 'read')) THEN 'delivered'
+               WHEN bool_and(dlrecon_status_success(status)) THEN 'delivered'
                ELSE (array_agg(status ORDER BY dlrecon_status_rank(status), part_no))[1]
            END AS status,
            max(status_at) AS status_at,
            -- code and class come together from one part: the latest failing one first
            (array_agg(ROW(error_code, error_class)::dlrecon_error
-                      ORDER BY status IN ('failed', 'expired', 'rejected') DESC,
+                      ORDER BY dlrecon_status_failure(status) DESC,
                                status_at DESC NULLS LAST, part_no)
                 FILTER (WHERE error_code IS NOT NULL OR error_class IS NOT NULL))[1] AS error
     FROM part_status
@@ -185,7 +198,13 @@ SET status = r.status,
 FROM rolled r
 LEFT JOIN conflicts c USING (message_id)
 LEFT JOIN costs k USING (message_id)
-WHERE m.id = r.message_id;
+WHERE m.id = r.message_id
+  -- a message whose status the events do not change is not written again
+  AND (m.status, m.status_at, m.error_code, m.error_class, m.conflict, m.provider_cost,
+       m.provider_currency)
+      IS DISTINCT FROM
+      (r.status, r.status_at, (r.error).code, (r.error).class, coalesce(c.conflict, false),
+       k.cost, k.currency);
 
 -- name: message_timeline
 SELECT id, source, inbox_id, provider_message_id, raw_message_id, client_ref, raw_status,

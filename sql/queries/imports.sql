@@ -47,8 +47,7 @@ FROM (
               provider_time, received_at, cost, currency, channel, recipient, details,
               message_id, part_no, aliases)
 ) e
-ORDER BY e.item_no, e.seq
-ON CONFLICT (provider_key, dedupe_key) DO NOTHING;
+ORDER BY e.item_no, e.seq;  -- duplicates dropped by events' key trigger (migration 0013)
 
 -- name: staged_prepared_messages
 -- The message of each staged row that is not plain (its events are made in Python).

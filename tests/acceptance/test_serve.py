@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 from receiver.db.embedded import EmbeddedPostgres
-from tests.acceptance.conftest import Service, free_port, service_env, stored_message_ids
 from tests.support import TOKENS
+from tests.support.service import Service, free_port, service_env, stored_message_ids
 
 
 def postgres_running(data_dir: Path) -> bool:
@@ -34,8 +34,14 @@ def test_embedded_start_sigterm_stops_postgres_and_kill9_recovers(
     service.start()
     service.wait_ready()
     assert service.proc is not None
+    import psutil
+
+    children = service.children()
     service.proc.send_signal(signal.SIGKILL)
     service.proc.wait(10)
+    # its children stop once they see it gone; until they have, one of them could still
+    # answer the next start's readiness check (and that serve be stopped before it is up)
+    psutil.wait_procs(children, timeout=30)
     # Postgres outlives the killed dlrecon; the next start re-attaches and owns it
     service.start()
     service.wait_ready()
@@ -186,9 +192,9 @@ def test_workers_share_the_port_and_stop_together(
     service.start("--workers", "2")
     service.wait_ready()
     children = service.children()
-    # two HTTP workers on the port, and the processor in its own process
+    # two HTTP workers on the port, the processor and the on-call refresher in their own
     assert len(service.http_workers(2)) == 2
-    assert len(children) == 3
+    assert len(children) == 4
     for n in range(20):
         with urllib.request.urlopen(
             f"{service.url}/v1/callbacks/open?messageId=W{n}&status=sent", timeout=10
@@ -248,3 +254,21 @@ def test_sigterm_finishes_in_flight_requests(
     assert not broken, f"requests cut off mid-flight: {list(broken.items())[:5]}"
 
     assert answered <= stored_message_ids(database_url)
+
+
+def test_serve_says_once_where_it_listens_and_logs_each_migration_once(
+    workdir: Path, empty_database_url: str, services: list[Service]
+) -> None:
+    import sql
+
+    service = Service(workdir, service_env(workdir, empty_database_url), free_port())
+    services.append(service)
+    service.start("--workers", "2")
+    service.wait_ready()
+    service.http_workers(2)
+    assert service.stop() == 0
+    records = [json.loads(line) for line in service.log.read_text().splitlines() if line]
+    serving = [r for r in records if r["event"] == "serving"]
+    assert [r["url"] for r in serving] == [service.url]
+    applied = [r["name"] for r in records if r["event"] == "migration_applied"]
+    assert applied == [m.name for m in sql.migrations()]

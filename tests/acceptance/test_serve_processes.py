@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from receiver.db.embedded import EmbeddedPostgres
-from tests.acceptance.conftest import Service, free_port, service_env
+from tests.support.service import Service, free_port, service_env
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -89,6 +89,7 @@ def test_a_killed_processor_is_started_again(
 ) -> None:
     env = service_env(workdir, database_url)
     env["DLRECON_PROCESSOR__NICE"] = "7"
+    env["DLRECON_ONCALL__PROCESSES"] = "0"  # the processor is then the only other child
     service = Service(workdir, env, free_port())
     services.append(service)
     service.start()
@@ -136,7 +137,7 @@ def test_children_do_not_outlive_a_killed_serve(
     service.wait_ready()
     service.http_workers(2)
     children = service.children()
-    assert len(children) == 3
+    assert len(children) == 4  # 2 HTTP workers, the processor, the on-call refresher
     assert service.proc is not None
     service.proc.send_signal(signal.SIGKILL)
     service.proc.wait(10)
@@ -144,8 +145,9 @@ def test_children_do_not_outlive_a_killed_serve(
     assert not alive, f"still running after serve was killed: {alive}"
 
 
-def test_a_worker_that_cannot_start_stops_serve(workdir: Path, database_url: str) -> None:
-    """The port is taken: serve exits 1 instead of starting its workers again and again."""
+def test_a_port_in_use_is_one_line_and_exit_1(workdir: Path, database_url: str) -> None:
+    """The port is taken: serve says so in one line naming the port and who holds it, exits 1,
+    and starts nothing (no traceback, no workers started again and again)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -159,7 +161,11 @@ def test_a_worker_that_cannot_start_stops_serve(workdir: Path, database_url: str
             timeout=60,
         )
     assert result.returncode == 1, result.stderr
-    assert "child_failed_at_start" in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is in use by python" in lines[0]
+    assert f"(pid {os.getpid()})" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_ctrl_c_stops_every_process_once_and_cleanly(

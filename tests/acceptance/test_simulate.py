@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.acceptance.conftest import Service, free_port, service_env
 from tests.support import TOKENS
+from tests.support.service import Service, free_port, service_env
 
 CONFIG = f"""
 [api]
@@ -163,5 +163,21 @@ def test_demo_runs_end_to_end_on_a_throwaway_database() -> None:
         assert "Trace of sim-" in result.stdout
         assert "What became of them" in result.stdout
         assert not list(scratch.glob("dlrecon-demo-*")), "the throwaway folder is removed"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_demo_json_is_json_and_nothing_else() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="dj-", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLRECON_")}
+    env.pop("DATABASE_URL", None)
+    env["TMPDIR"] = str(scratch)
+    try:
+        result = dlrecon(env, "demo", "--messages", "30", "--format", "json", timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = json.loads(result.stdout)
+        assert out["check"]["ok"] is True
+        assert out["trace"] and out["trace"][0]["events"]
+        assert "Traceback" not in result.stderr
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

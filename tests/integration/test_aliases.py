@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from receiver import registry
 from receiver.db import events as event_store
 from receiver.db.events import EventRow
 from receiver.model import Event, Source, Status
+from receiver.registration import register as registration
 from receiver.settings import Settings
 
 
@@ -34,7 +34,7 @@ LATE = Event("delivered", Status.DELIVERED, provider_message_id="W1")
 async def test_alias_learned_from_a_matched_event(
     conn: asyncpg.Connection, settings: Settings, late_first: bool
 ) -> None:
-    await registry.register(
+    await registration.register(
         conn, settings, [{"provider": "open", "client_ref": "a1", "provider_message_ids": ["G1"]}]
     )
     order = [LATE, ENQUEUED] if late_first else [ENQUEUED, LATE]

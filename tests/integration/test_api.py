@@ -3,7 +3,7 @@ import re
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.http.app import create_app
+from dlrecon.app import build_app
 from tests.support import auth, make_settings
 
 
@@ -19,7 +19,7 @@ async def test_health_ready_and_metrics(client: TestClient) -> None:
 
 async def test_readyz_is_503_while_migrations_are_pending(empty_database_url: str) -> None:
     settings = make_settings(database={"migrate_on_start": False})
-    async with TestClient(TestServer(create_app(settings, empty_database_url))) as c:
+    async with TestClient(TestServer(build_app(settings, empty_database_url))) as c:
         response = await c.get("/readyz")
         assert response.status == 503
         assert "0001_initial.sql" in (await response.json())["pending_migrations"]

@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receiver import processor, registry
+from receiver import processor
 from receiver.db import inbox as inbox_store
 from receiver.db import pool as db_pool
 from receiver.db.inbox import NewInboxRow
 from receiver.metrics import Metrics
+from receiver.registration import register as registration
 from tests.support import make_settings
 
 EXAMPLES = 200 if os.environ.get("DLRECON_FULL") else 25
@@ -74,7 +75,7 @@ async def run(
         async with pool.acquire() as conn:
             for i, report in enumerate(arrivals):
                 if i == register_at:
-                    await registry.register(conn, APP_SETTINGS, [message(prefix)])
+                    await registration.register(conn, APP_SETTINGS, [message(prefix)])
                 row = NewInboxRow(
                     "open",
                     "GET",
@@ -92,7 +93,7 @@ async def run(
                 if drain_after[i]:
                     await processor.drain(pool, APP_SETTINGS, metrics)
             if register_at >= len(arrivals):
-                await registry.register(conn, APP_SETTINGS, [message(prefix)])
+                await registration.register(conn, APP_SETTINGS, [message(prefix)])
         await processor.drain(pool, APP_SETTINGS, metrics)
         async with pool.acquire() as conn:
             m = await conn.fetchrow(

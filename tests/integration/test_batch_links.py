@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from receiver import importer, registry
+from receiver.registration import importer
+from receiver.registration import register as registration
+from receiver.registration.model import ItemResult
 from receiver.settings import Settings
 from tests.support import auth
 
@@ -48,9 +50,7 @@ async def _parts(conn: asyncpg.Connection, message_id: int, tag: str) -> frozens
     return frozenset((r["provider_message_id"].removeprefix(tag), r["part_no"]) for r in rows)
 
 
-async def _outcome(
-    conn: asyncpg.Connection, results: list[registry.ItemResult], tag: str
-) -> Outcome:
+async def _outcome(conn: asyncpg.Connection, results: list[ItemResult], tag: str) -> Outcome:
     """(items in error, items grouped by message, the parts of each message, tag removed)."""
     errors = frozenset(i for i, r in enumerate(results) if r.error)
     groups: dict[int, set[int]] = {}
@@ -63,17 +63,17 @@ async def _outcome(
 
 async def _batch(
     conn: asyncpg.Connection, settings: Settings, items: list[dict[str, Any]]
-) -> list[registry.ItemResult]:
-    return await registry.register(conn, settings, items)
+) -> list[ItemResult]:
+    return await registration.register(conn, settings, items)
 
 
 async def _one_by_one(
     conn: asyncpg.Connection, settings: Settings, items: list[dict[str, Any]]
-) -> list[registry.ItemResult]:
+) -> list[ItemResult]:
     results = []
     for n, item in enumerate(items):
-        [result] = await registry.register(conn, settings, [item])
-        results.append(registry.ItemResult(n, result.message_id, result.created, result.error))
+        [result] = await registration.register(conn, settings, [item])
+        results.append(ItemResult(n, result.message_id, result.created, result.error))
     return results
 
 
@@ -113,7 +113,7 @@ async def test_an_id_a_conflicting_item_carried_stays_free(
 ) -> None:
     a, b, c = await _batch(conn, settings, _clash_then_free("cf"))
     assert a.created and a.message_id is not None
-    assert b.error == registry.conflict_error(a.message_id)
+    assert b.error == registration.conflict_error(a.message_id)
     assert c.created and c.message_id not in (None, a.message_id)
     assert await _parts(conn, a.message_id, "cf") == {("Y1", 0)}
     assert c.message_id is not None and await _parts(conn, c.message_id, "cf") == {("Y2", 0)}
@@ -148,7 +148,7 @@ async def test_both_cases_through_the_api(client: TestClient) -> None:
     assert [r["message_id"] for r in chain[1::2]] == [r["message_id"] for r in chain[::2]]
     assert len({r["message_id"] for r in chain}) == 4
     assert a["created"] and c["created"] and c["message_id"] != a["message_id"]
-    assert b["error"] == registry.conflict_error(a["message_id"])
+    assert b["error"] == registration.conflict_error(a["message_id"])
     view = await client.get(f"/v1/messages/{c['message_id']}", headers=auth("read"))
     assert (await view.json())["provider_message_ids"] == ["apiY2"]
 
@@ -195,7 +195,7 @@ async def test_both_cases_through_an_import_file(
     assert frozenset(chain_ids) in imported and frozenset({("Y2", 0)}) in imported
 
 
-async def _count_created(results: list[registry.ItemResult]) -> int:
+async def _count_created(results: list[ItemResult]) -> int:
     return sum(1 for r in results if r.created)
 
 

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from dlrecon.app import build_app
 from receiver.db.embedded import EmbeddedPostgres
-from receiver.http.app import create_app
 from tests.support import make_settings
 
 
@@ -20,7 +20,7 @@ async def outage_client(own_postgres: EmbeddedPostgres) -> AsyncIterator[TestCli
     settings = make_settings(
         inbox={"commit_timeout": 2, "batch_delay_ms": 1}, database={"connect_timeout": 1}
     )
-    app = create_app(settings, own_postgres.url)
+    app = build_app(settings, own_postgres.url)
     async with TestClient(TestServer(app)) as client:
         yield client
 

@@ -1,5 +1,5 @@
 """`import messages` against a real database: the same messages, parts, events, statuses and
-report as registering each chunk through `registry.register` (what `POST /v1/messages` does
+report as registering each chunk through `registration.register` (what `POST /v1/messages` does
 and what the import did before it had its plain path), orphans matched, idempotent."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from receiver import importer, registry
 from receiver.db import events as event_store
 from receiver.db.events import EventRow
 from receiver.db.pool import init_connection
 from receiver.model import Event, Source, Status
+from receiver.registration import importer
+from receiver.registration import register as registration
 from receiver.settings import Settings
 from tests.support import make_settings, with_database
 
@@ -155,13 +156,13 @@ async def _orphans(conn: asyncpg.Connection) -> None:
 async def _reference_import(
     conn: asyncpg.Connection, settings: Settings, records: Iterator[tuple[int, Any]], size: int
 ) -> importer.ImportReport:
-    """Each chunk through `registry.register`, as the import did before."""
+    """Each chunk through `registration.register`, as the import did before."""
     report = importer.ImportReport()
     while batch := list(itertools.islice(records, size)):
         report.rows += len(batch)
         good = [(line, item) for line, item in batch if not isinstance(item, ValueError)]
         report.errors += [(line, str(item)) for line, item in batch if isinstance(item, ValueError)]
-        results = await registry.register(conn, settings, [item for _, item in good])
+        results = await registration.register(conn, settings, [item for _, item in good])
         for (line, _), result in zip(good, results, strict=True):
             if result.error:
                 report.errors.append((line, result.error))

@@ -279,7 +279,12 @@ async def test_unmapped_codes_are_counted_on_metrics(
         return bool(count == 2)
 
     assert await eventually(processed)
-    text = await (await client.get("/metrics")).text()
+
+    async def counted() -> str:  # the counters move just after the batch commits
+        text = await (await client.get("/metrics")).text()
+        return text if 'dlrecon_unmapped_codes_total{provider="open"} 1.0' in text else ""
+
+    text = await eventually(counted)
     assert 'dlrecon_unmapped_codes_total{provider="open"} 1.0' in text
     assert 'dlrecon_events_total{provider="open",status="delivered"} 1.0' in text
 

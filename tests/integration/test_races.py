@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from receiver import processor, registry
+from receiver import processor
 from receiver.db import inbox as inbox_store
 from receiver.db import pool as db_pool
 from receiver.db.inbox import NewInboxRow
 from receiver.metrics import Metrics
+from receiver.registration import register as registration
 from receiver.settings import Settings
 
 
@@ -43,7 +44,7 @@ async def test_processors_side_by_side_process_each_row_once(
         {"provider": "open", "client_ref": f"p{n}", "provider_message_ids": [f"P{n}"]}
         for n in range(300)
     ]
-    await registry.register(conn, s, messages)
+    await registration.register(conn, s, messages)
     rows = [row(f"P{n}", status) for n in range(300) for status in ("processed", "delivered")]
     await inbox_store.insert_batch(conn, rows)
     await inbox_store.insert_batch(conn, rows[:100])  # duplicates of the first 50 messages
@@ -74,7 +75,7 @@ async def test_registration_racing_its_callbacks_ends_matched(
 
         async def register(n: int) -> None:
             async with pool.acquire() as c:
-                await registry.register(
+                await registration.register(
                     c,
                     settings,
                     [

@@ -9,10 +9,10 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from receiver import registry
 from receiver.db import events as event_store
 from receiver.db.events import EventRow
 from receiver.model import Event, Source, Status
+from receiver.registration import register as registration
 from receiver.settings import Settings
 from tests.support import make_settings
 
@@ -41,7 +41,7 @@ async def test_rejected_submits_of_messages_without_ids_are_each_kept(
             "error": "no_valid_recipients",
         },
     }
-    results = await registry.register(conn, settings, [item, item])
+    results = await registration.register(conn, settings, [item, item])
     assert [r.created for r in results] == [True, True]
     rows = await conn.fetch(
         "SELECT status, (SELECT count(*) FROM events e WHERE e.message_id = m.id) AS n FROM messages m ORDER BY id"
@@ -52,7 +52,7 @@ async def test_rejected_submits_of_messages_without_ids_are_each_kept(
 async def test_cost_is_not_counted_twice_when_the_part_is_learned(
     conn: asyncpg.Connection, settings: Settings
 ) -> None:
-    await registry.register(conn, settings, [{"provider": "vonage", "client_ref": "ref-1"}])
+    await registration.register(conn, settings, [{"provider": "vonage", "client_ref": "ref-1"}])
     price = {"cost": Decimal("0.0333"), "currency": "EUR"}
     # first by client ref only (the id is learned from it), then by the id
     await deliver(
@@ -74,7 +74,7 @@ async def test_cost_is_not_counted_twice_when_the_part_is_learned(
 async def test_mixed_currencies_are_not_summed(
     conn: asyncpg.Connection, settings: Settings
 ) -> None:
-    await registry.register(
+    await registration.register(
         conn,
         settings,
         [{"provider": "open", "client_ref": "mc", "provider_message_ids": ["P1", "P2"]}],
@@ -107,7 +107,7 @@ async def test_mixed_currencies_are_not_summed(
 async def test_error_code_and_class_come_from_the_same_part(
     conn: asyncpg.Connection, settings: Settings
 ) -> None:
-    await registry.register(
+    await registration.register(
         conn,
         settings,
         [{"provider": "open", "client_ref": "e", "provider_message_ids": ["E1", "E2"]}],

@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from dlrecon.app import build_app
 from receiver.http import auth as http_auth
-from receiver.http.app import create_app
 from receiver.settings import Scope, Settings
 from tests.support import SECRETS, TOKENS, make_settings
 
@@ -147,7 +147,7 @@ async def test_twilio_signature_for_another_url_is_refused(
 
 
 def v1_routes() -> list[tuple[str, str, Any]]:
-    app = create_app(make_settings(), "postgresql://unused/x")
+    app = build_app(make_settings(), "postgresql://unused/x")
     routes = []
     for route in app.router.routes():
         resource = route.resource

@@ -9,14 +9,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from receiver import importer
 from receiver.db import imports
-from receiver.db import messages as message_store
 from receiver.db.pool import RETRY_ATTEMPTS
+from receiver.registration import importer, links
 
 
 def _link(*items: tuple[str | None, list[str]]) -> dict[int, Any]:
-    return message_store.link((n, "p", ref, ids) for n, (ref, ids) in enumerate(items))
+    return links.link((n, "p", ref, ids) for n, (ref, ids) in enumerate(items))
 
 
 def test_items_without_shared_ids_are_not_linked() -> None:
@@ -62,7 +61,8 @@ def test_links_travel_in_the_copy_data() -> None:
         row[imports.COLUMNS.index("provider_message_ids")] = ids
         return (*row, True, now)
 
-    records = imports.with_links([record(2, None, ["A", "B"]), record(3, None, ["B", "C"])])
+    staged = [record(2, None, ["A", "B"]), record(3, None, ["B", "C"])]
+    records = imports.with_links(staged, links.link(imports.link_keys(staged)))
     assert records[0][-5:-2] == (None, None, None) and records[1][-5:-2] == (2, None, [])
     data = imports.copy_data(records).decode().splitlines()
     assert data[1].split("\t")[-5:-2] == ["2", "\\N", "{}"]

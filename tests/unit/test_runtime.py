@@ -41,3 +41,20 @@ def test_an_operator_metrics_folder_is_emptied_at_start(
     assert (tmp_path / "keep.txt").exists()
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert not runtime._clear_given_metrics_dir()
+
+
+def _exits_with_one() -> None:
+    raise SystemExit(1)
+
+
+def test_a_child_that_fails_its_first_start_stops_the_supervisor() -> None:
+    """What `serve` does when a worker cannot start (a port taken after serve's own check):
+    it stops with a failure instead of starting the child again and again."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    child = runtime._Child("bad", _exits_with_one, ())
+    with runtime._shared_metrics_dir():  # as serve runs it
+        assert runtime._supervise([child], kill_after=5) is True
+    assert child.starts == 1
+    assert signal.getsignal(signal.SIGTERM) is before  # its signal handlers are undone

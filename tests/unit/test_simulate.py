@@ -13,8 +13,9 @@ from dlrecon.sim import expected, signing
 from dlrecon.sim.gateways import FLOWS
 from dlrecon.sim.model import Callback, SimMessage, Step
 from dlrecon.sim.scenario import Rates, Target, parse_delay, plan, sends
-from receiver import adapters, registry, verification
+from receiver import adapters, verification
 from receiver.model import Channel, RawRequest, Submission
+from receiver.registration.model import MessageIn
 from receiver.settings import ProviderSettings
 
 ACCEPTED = Step("0", "accepted")
@@ -164,7 +165,7 @@ def test_every_callback_verifies_and_parses_to_the_planned_status(name: str) -> 
     messages = plan([Target("k", flow)], 40, rates, seed=3, run_id="t", start=time.time())
     for m in messages:
         item = flow.register(m)
-        prepared = registry.MessageIn.model_validate(item)
+        prepared = MessageIn.model_validate(item)
         outcome = adapter.parse_submit(
             Submission(
                 provider_key="k",

@@ -100,7 +100,7 @@ def test_every_corpus_status_is_mapped() -> None:
             assert not info.status.final, row["value"]
 
 
-# ---- DESIGN.md mapping --------------------------------------------------------------------
+# ---- docs/design.md mapping----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
