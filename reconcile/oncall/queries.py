@@ -52,7 +52,7 @@ async def provider_window(
 
 
 async def oldest_open(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, datetime]]:
-    """Per key, its message open the longest: (id, submitted at)."""
+    """Per key, its message open the longest: (id, submitted at, else registered at)."""
     records = await conn.fetch(queries.get("oldest_open"), list(keys))
     return {r["provider_key"]: (r["id"], r["since"]) for r in records}
 

@@ -1,5 +1,6 @@
 -- name: provider_window
--- Per provider key, the messages sent in [$1, $2) (by submitted_at) and what came back in it:
+-- Per provider key, the messages sent in [$1, $2) (by submitted_at; one registered without it
+-- by its registration time, as reconciliation counts it) and what came back in it:
 -- finals, failures (by error class), median and 95th percentile of submit-to-final time, the
 -- messages still open longer than a per-key age ($4 keys, $5 seconds), the callbacks
 -- received (inbox rows that were not refused), how many were quarantined or failed
@@ -11,6 +12,11 @@ WITH window_messages AS MATERIALIZED (
                AS took
     FROM messages m
     WHERE m.submitted_at >= $1 AND m.submitted_at < $2
+    UNION ALL
+    SELECT m.provider_key, m.final, m.status, m.error_class,
+           CASE WHEN m.final THEN greatest(extract(epoch FROM m.status_at - m.registered_at), 0) END
+    FROM messages m
+    WHERE m.submitted_at IS NULL AND m.registered_at >= $1 AND m.registered_at < $2
 ),
 sent AS (
     SELECT provider_key,
@@ -56,7 +62,9 @@ LEFT JOIN LATERAL (
     FROM unnest($4::text[], $5::float8[]) AS l(provider_key, seconds)
     JOIN messages m ON m.provider_key = l.provider_key
     WHERE l.provider_key = k.provider_key AND NOT m.final
-      AND m.submitted_at >= $1 AND m.submitted_at < $2 - make_interval(secs => l.seconds)
+      AND ((m.submitted_at >= $1 AND m.submitted_at < $2 - make_interval(secs => l.seconds))
+           OR (m.submitted_at IS NULL AND m.registered_at >= $1
+               AND m.registered_at < $2 - make_interval(secs => l.seconds)))
 ) late ON true
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE b.verification <> 'failed')::int AS callbacks,
@@ -86,14 +94,24 @@ CROSS JOIN LATERAL (
 ORDER BY k.provider_key;
 
 -- name: oldest_open
--- Per provider key ($1), its message open the longest (the messages_open index, one row each).
+-- Per provider key ($1), its message open the longest, since its submit time or else its
+-- registration (the messages_open index: one row each, and the key's open unsubmitted ones).
 SELECT k.provider_key, o.id, o.since
 FROM unnest($1::text[]) AS k(provider_key)
 CROSS JOIN LATERAL (
-    SELECT m.id, m.submitted_at AS since
-    FROM messages m
-    WHERE m.provider_key = k.provider_key AND NOT m.final AND m.submitted_at IS NOT NULL
-    ORDER BY m.submitted_at, m.id
+    SELECT c.id, c.since
+    FROM ((SELECT m.id, m.submitted_at AS since
+           FROM messages m
+           WHERE m.provider_key = k.provider_key AND NOT m.final AND m.submitted_at IS NOT NULL
+           ORDER BY m.submitted_at, m.id
+           LIMIT 1)
+          UNION ALL
+          (SELECT m.id, m.registered_at
+           FROM messages m
+           WHERE m.provider_key = k.provider_key AND NOT m.final AND m.submitted_at IS NULL
+           ORDER BY m.registered_at, m.id
+           LIMIT 1)) c
+    ORDER BY c.since, c.id
     LIMIT 1
 ) o
 ORDER BY k.provider_key;

@@ -156,3 +156,54 @@ async def test_thresholds_kept_from_a_moment_ago_give_the_same_answer(
     cached = await stuck_module.stuck(conn, t, now=now, limit=1000, cache=cache)
     assert cached == direct
     assert direct.total > 0
+
+
+async def test_messages_registered_without_a_submit_time_count_as_sent_when_registered(
+    client: TestClient, conn: asyncpg.Connection
+) -> None:
+    """A sending system that gives no `submitted_at`: the same scenario, each message
+    registered when it was sent. Health and the learned thresholds see the same traffic."""
+    await _history(conn)
+    await _last_hour(conn)
+    submitted = await _health(client, "15m")
+    await conn.execute("UPDATE messages SET registered_at = submitted_at, submitted_at = NULL")
+
+    health = await _health(client, "15m")
+    assert health["calm"]["state"] == "ok", health["calm"]
+    assert health["quiet"]["state"] == "silent", health["quiet"]
+    assert health["sluggish"]["state"] == "slow", health["sluggish"]
+    for key in KEYS:
+        # the same figures, but for a message that crossed the window's start in between
+        assert abs(health[key]["figures"]["sent"] - submitted[key]["figures"]["sent"]) <= 1
+        assert health[key]["figures"]["sent"] > 80
+        assert health[key]["usual"]["sent"] == submitted[key]["usual"]["sent"] == 700
+
+    await time_passes(conn, 45 * MIN)
+    stuck = await _stuck(client)
+    groups = {g["provider"]: g for g in stuck["groups"]}
+    assert groups["quiet"]["threshold_source"] == "learned", groups["quiet"]
+    assert groups["quiet"]["threshold"] == "40m"
+    assert groups["quiet"]["count"] == 84
+
+
+async def test_the_oldest_open_message_may_be_one_without_a_submit_time(
+    conn: asyncpg.Connection,
+) -> None:
+    from reconcile.oncall import queries
+
+    await sent(conn, "calm", start=10 * MIN, count=3, took=timedelta(hours=1), tag="submitted")
+    await sent(conn, "quiet", start=10 * MIN, count=3, took=timedelta(hours=1), tag="submitted")
+    # quiet: one more, registered 20 minutes ago without a submit time, still open
+    await sent(conn, "quiet", start=20 * MIN, count=1, took=timedelta(hours=1), tag="unsubmitted")
+    await conn.execute("UPDATE messages SET submitted_at = NULL WHERE client_ref LIKE '%unsub%'")
+    unsubmitted = await conn.fetchrow(
+        "SELECT id, registered_at FROM messages WHERE submitted_at IS NULL"
+    )
+    oldest = await queries.oldest_open(conn, ["calm", "quiet", "sluggish"])
+    assert set(oldest) == {"calm", "quiet"}  # sluggish has no open message
+    assert oldest["quiet"] == (unsubmitted["id"], unsubmitted["registered_at"])
+    first_calm = await conn.fetchrow(
+        "SELECT id, submitted_at FROM messages WHERE provider_key = 'calm' ORDER BY submitted_at"
+        " LIMIT 1"
+    )
+    assert oldest["calm"] == (first_calm["id"], first_calm["submitted_at"])
