@@ -428,7 +428,8 @@ $$;
 -- Threshold per (provider key, channel) of the given pairs: configured
 -- (`configured->key->channel`, else `configured->key->'*'`, in seconds), else learned (the
 -- 99th percentile of submit-to-final time of the messages submitted in the 7 days before
--- `as_of` and final at `as_of`, when there are at least `min_samples`), else `default_after`.
+-- `as_of` and final at `as_of`, when there are at least `min_samples`; a message without a
+-- submit time counts as sent when it was registered), else `default_after`.
 CREATE FUNCTION dlrecon_stuck_thresholds_of(
     provider_keys text[], channels text[], as_of timestamptz, configured jsonb,
     default_after interval, min_samples int)
@@ -455,10 +456,20 @@ finals AS (
                                           WHERE g.seconds IS NULL)
       AND NOT EXISTS (SELECT 1 FROM dlrecon_changed_after(as_of) c WHERE c.message_id = m.id)
     UNION ALL
-    SELECT m.provider_key, m.channel, greatest(d.status_at - m.submitted_at, interval '0')
+    SELECT m.provider_key, m.channel, greatest(m.status_at - m.registered_at, interval '0')
+    FROM messages m
+    WHERE m.submitted_at IS NULL AND m.registered_at >= as_of - interval '7 days'
+      AND m.registered_at < as_of AND m.final
+      AND (m.provider_key, m.channel) IN (SELECT g.provider_key, g.channel FROM given g
+                                          WHERE g.seconds IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM dlrecon_changed_after(as_of) c WHERE c.message_id = m.id)
+    UNION ALL
+    SELECT m.provider_key, m.channel,
+           greatest(d.status_at - coalesce(m.submitted_at, m.registered_at), interval '0')
     FROM dlrecon_status_as_of(ARRAY(SELECT message_id FROM dlrecon_changed_after(as_of)), as_of) d
     JOIN messages m ON m.id = d.message_id
-    WHERE d.final AND m.submitted_at >= as_of - interval '7 days' AND m.submitted_at < as_of
+    WHERE d.final AND coalesce(m.submitted_at, m.registered_at) >= as_of - interval '7 days'
+      AND coalesce(m.submitted_at, m.registered_at) < as_of
       AND m.registered_at <= as_of
       AND (m.provider_key, m.channel) IN (SELECT g.provider_key, g.channel FROM given g
                                           WHERE g.seconds IS NULL)
@@ -491,6 +502,10 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 WITH pairs AS (
     SELECT DISTINCT m.provider_key, m.channel FROM messages m
     WHERE m.submitted_at >= as_of - interval '7 days' AND m.submitted_at < as_of
+    UNION
+    SELECT DISTINCT m.provider_key, m.channel FROM messages m
+    WHERE m.submitted_at IS NULL AND m.registered_at >= as_of - interval '7 days'
+      AND m.registered_at < as_of
     UNION
     SELECT DISTINCT m.provider_key, m.channel FROM messages m WHERE NOT m.final
     UNION

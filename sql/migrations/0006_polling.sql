@@ -59,6 +59,10 @@ CREATE INDEX messages_unpriced ON messages (provider_key, submitted_at)
 -- Messages registered without a submit time are scheduled by their registration time.
 CREATE INDEX messages_unsubmitted ON messages (provider_key, registered_at)
     WHERE submitted_at IS NULL;
+-- Provider health counts a message without a submit time as sent when it was registered, as
+-- reconciliation and the finance report do: its windows read those by time, for every key.
+CREATE INDEX messages_unsubmitted_registered ON messages (registered_at)
+    WHERE submitted_at IS NULL;
 
 -- The dedupe key of a callback or poll event now ends with the price it reports, so that a
 -- poll which adds a price to a status already known is kept (it says something new), while a
