@@ -16,38 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import TOKENS
-from tests.support.service import Service, free_port, service_env
+from tests.support.service import Service, finance_config, free_port, service_env
+from tests.support.service import call as call_api
 
 FINANCE = "acceptance-finance-token-01"
-CONFIG = f"""
-[api]
-tokens = [
-  {{ token = "{TOKENS["send"]}", scopes = ["send", "read"] }},
-  {{ token = "{FINANCE}", scopes = ["finance"], name = "finance-team" }},
-]
-[providers.open]
-adapter = "geniq"
-verify = "off"
-[log]
-format = "json"
-[reconcile]
-poll_interval = 0.2
-"""
+CONFIG = finance_config(FINANCE)
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str = FINANCE) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            kind = response.headers.get("Content-Type", "")
-            return response.status, json.loads(raw) if "json" in kind else raw.decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return call_api(url, token, method, body, timeout=30)
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -27,27 +27,15 @@ from reconcile.reports import html
 from tests.support import ROOT, TOKENS, report_page
 from tests.support import report_documents as documents
 from tests.support.browser import CHROMIUM, launch, watch
-from tests.support.service import Service, free_port, service_env
+from tests.support.service import Service, finance_config, free_port, service_env
+from tests.support.service import call as call_api
 
 ARTIFACTS = ROOT / "test-artifacts" / "report"
 # the printable width of each paper at the page's @page margins (11 mm each side), CSS px
 PAPERS = {"A4": (210 - 22) * 96 / 25.4, "Letter": (215.9 - 22) * 96 / 25.4}
 PDF_SIZES = {"A4": (595.92, 842.88), "Letter": (612.0, 792.0)}
 FINANCE = "acceptance-report-finance-token"
-CONFIG = f"""
-[api]
-tokens = [
-  {{ token = "{TOKENS["send"]}", scopes = ["send", "read"] }},
-  {{ token = "{FINANCE}", scopes = ["finance"], name = "finance-team" }},
-]
-[providers.open]
-adapter = "geniq"
-verify = "off"
-[log]
-format = "json"
-[reconcile]
-poll_interval = 0.2
-"""
+CONFIG = finance_config(FINANCE)
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -143,18 +131,7 @@ def test_the_page_of_a_hand_built_report(browser: Any, tmp_path: Path) -> None:
 
 
 def _call(url: str, method: str = "GET", body: Any = None, token: str = FINANCE) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            raw = response.read()
-            kind = response.headers.get("Content-Type", "")
-            return response.status, json.loads(raw) if "json" in kind else raw.decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    return call_api(url, token, method, body, timeout=60)
 
 
 def _message(pid: str, sent: datetime, n: int) -> dict[str, Any]:

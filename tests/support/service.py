@@ -3,6 +3,7 @@ stopped, its log kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -160,3 +161,40 @@ def stored_message_ids(database_url: str) -> set[str]:
         return {q.split("messageId=")[1].split("&")[0] for q in (r["query"] for r in rows)}
 
     return asyncio.run(fetch())
+
+
+def finance_config(finance_token: str) -> str:
+    """The configuration of the reconciliation and finance acceptance tests: a sending token,
+    a finance token, one GeniQ key (`open`) without verification, runs picked up at once."""
+    return f"""
+[api]
+tokens = [
+  {{ token = "{TOKENS["send"]}", scopes = ["send", "read"] }},
+  {{ token = "{finance_token}", scopes = ["finance"], name = "finance-team" }},
+]
+[providers.open]
+adapter = "geniq"
+verify = "off"
+[log]
+format = "json"
+[reconcile]
+poll_interval = 0.2
+"""
+
+
+def call(
+    url: str, token: str, method: str = "GET", body: Any = None, timeout: float = 30
+) -> tuple[int, Any]:
+    """One API request: its status, and its body (parsed when JSON), errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, kind = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, kind = exc.code, exc.read(), exc.headers
+    text = raw.decode()
+    return status, json.loads(text) if "json" in kind.get("Content-Type", "") else text
