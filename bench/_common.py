@@ -1,8 +1,12 @@
-"""Shared plumbing for the benchmarks: a throw-away embedded Postgres, configs, tools, machine."""
+"""Shared plumbing for the benchmarks: a throw-away embedded Postgres, configs, tools, machine,
+and the callbacks of the benchmark mix (GenIQ GET, Hellio signed JSON, Twilio signed form)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hmac
+import json
 import os
 import platform
 import shutil
@@ -12,7 +16,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from random import Random
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -194,3 +202,86 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """One callback of the mix as its provider sends it (no Host or Content-Length header:
+    the sender or the stored row adds them)."""
+
+    key: str
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def geniq_callback(rng: Random, message_id: str, token: str) -> Callback:
+    """A GenIQ delivery report: a GET with its query string and the key's path token."""
+    status, reason = rng.choice([("delivered", "0")] * 8 + [("undeliverable", "5")] * 2)
+    query = urlencode(
+        {
+            "token": token,
+            "messageId": message_id,
+            "channel": "sms",
+            "recipient": f"659{rng.randrange(10**7):07d}",
+            "status": status,
+            "reasonCode": reason,
+            "messageTimestamp": "2017-01-03T14:30:00+08:00",
+            "operatorTimestamp": "2017-01-03T14:31:00+08:00",
+        }
+    )
+    headers = {"user-agent": "GenIQ-DLR/1.0"}
+    return Callback("geniq", "GET", "/v1/callbacks/geniq", query, headers, b"")
+
+
+def hellio_callback(rng: Random, message_id: str, stamp: int, pad: int = 0) -> Callback:
+    """A Hellio JSON POST signed with the V2 scheme (HMAC-SHA256 of `timestamp.body`); `pad`
+    makes the body about that many bytes."""
+    status = rng.choice(["delivered"] * 8 + ["failed", "sent"])
+    payload = {
+        "event": f"message.{status}",
+        "mobile_number": f"+23324{rng.randrange(10**7):07d}",
+        "provider_message_id": message_id,
+        "status": status,
+        "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(),
+    }
+    if pad:
+        payload["note"] = "x" * max(0, pad - len(json.dumps(payload)) - 12)
+    body = json.dumps(payload).encode()
+    signature = hmac.new(HELLIO_SECRET.encode(), f"{stamp}.".encode() + body, "sha256")
+    headers = {
+        "user-agent": "Hellio-Webhooks/2.0",
+        "content-type": "application/json",
+        "x-hellio-timestamp": str(stamp),
+        "x-hellio-signature-v2": signature.hexdigest(),
+    }
+    return Callback("hellio", "POST", "/v1/callbacks/hellio", "", headers, body)
+
+
+def twilio_callback(rng: Random, sid: str) -> Callback:
+    """A Twilio status callback: a form POST signed with X-Twilio-Signature (HMAC-SHA1 of the
+    public URL and the sorted parameters)."""
+    status = rng.choice(["delivered"] * 7 + ["sent", "undelivered", "failed"])
+    params = {
+        "AccountSid": "AC" + "a" * 32,
+        "ApiVersion": "2010-04-01",
+        "From": "+15017250604",
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "To": f"+1202{rng.randrange(10**7):07d}",
+    }
+    if status in ("undelivered", "failed"):
+        params["ErrorCode"] = "30003"
+    body = urlencode(params).encode()
+    signed = TWILIO_PUBLIC_URL + "".join(k + params[k] for k in sorted(params))
+    digest = hmac.new(TWILIO_TOKEN.encode(), signed.encode(), "sha1").digest()
+    headers = {
+        "user-agent": "TwilioProxy/1.1",
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": base64.b64encode(digest).decode(),
+    }
+    return Callback("twilio", "POST", "/v1/callbacks/twilio", "", headers, body)

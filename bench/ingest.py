@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hmac
 import json
 import math
 import os
@@ -50,27 +48,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import asyncpg
 import psutil
 from _common import (
     DLRECON,
     GENIQ_TOKEN,
-    HELLIO_SECRET,
     PYTHON,
     ROOT,
-    TWILIO_PUBLIC_URL,
-    TWILIO_TOKEN,
+    Callback,
     cpu_of,
     embedded_postgres,
     ensure_tool,
     free_port,
+    geniq_callback,
+    hellio_callback,
     log,
     machine,
     postgres_cpu,
     postgres_version,
     stop_process,
+    twilio_callback,
     wait_for_port,
 )
 
@@ -106,69 +104,21 @@ def _http(method: str, target: str, port: int, headers: dict[str, str], body: by
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def _request(callback: Callback, port: int) -> bytes:
+    target = f"{callback.path}?{callback.query}" if callback.query else callback.path
+    return _http(callback.method, target, port, callback.headers, callback.body)
+
+
 def geniq(port: int, rng: random.Random) -> bytes:
-    status, reason = rng.choice([("delivered", "0")] * 8 + [("undeliverable", "5")] * 2)
-    query = urlencode(
-        {
-            "token": GENIQ_TOKEN,
-            "messageId": f"{rng.getrandbits(128):032X}",
-            "channel": "sms",
-            "recipient": f"659{rng.randrange(10**7):07d}",
-            "status": status,
-            "reasonCode": reason,
-            "messageTimestamp": "2017-01-03T14:30:00+08:00",
-            "operatorTimestamp": "2017-01-03T14:31:00+08:00",
-        }
-    )
-    return _http("GET", f"/v1/callbacks/geniq?{query}", port, {"User-Agent": "GenIQ-DLR/1.0"}, b"")
+    return _request(geniq_callback(rng, f"{rng.getrandbits(128):032X}", GENIQ_TOKEN), port)
 
 
 def hellio(port: int, rng: random.Random, stamp: int, pad: int = 0) -> bytes:
-    status = rng.choice(["delivered"] * 8 + ["failed", "sent"])
-    payload = {
-        "event": f"message.{status}",
-        "mobile_number": f"+23324{rng.randrange(10**7):07d}",
-        "provider_message_id": f"{rng.getrandbits(64):016x}",
-        "status": status,
-        "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(),
-    }
-    if pad:
-        payload["note"] = "x" * max(0, pad - len(json.dumps(payload)) - 12)
-    body = json.dumps(payload).encode()
-    signature = hmac.new(HELLIO_SECRET.encode(), f"{stamp}.".encode() + body, "sha256")
-    headers = {
-        "User-Agent": "Hellio-Webhooks/2.0",
-        "Content-Type": "application/json",
-        "X-Hellio-Timestamp": str(stamp),
-        "X-Hellio-Signature-V2": signature.hexdigest(),
-    }
-    return _http("POST", "/v1/callbacks/hellio", port, headers, body)
+    return _request(hellio_callback(rng, f"{rng.getrandbits(64):016x}", stamp, pad), port)
 
 
 def twilio(port: int, rng: random.Random) -> bytes:
-    sid = f"SM{rng.getrandbits(128):032x}"
-    status = rng.choice(["delivered"] * 7 + ["sent", "undelivered", "failed"])
-    params = {
-        "AccountSid": "AC" + "a" * 32,
-        "ApiVersion": "2010-04-01",
-        "From": "+15017250604",
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "SmsSid": sid,
-        "SmsStatus": status,
-        "To": f"+1202{rng.randrange(10**7):07d}",
-    }
-    if status in ("undelivered", "failed"):
-        params["ErrorCode"] = "30003"
-    body = urlencode(params).encode()
-    signed = TWILIO_PUBLIC_URL + "".join(k + params[k] for k in sorted(params))
-    digest = hmac.new(TWILIO_TOKEN.encode(), signed.encode(), "sha1").digest()
-    headers = {
-        "User-Agent": "TwilioProxy/1.1",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": base64.b64encode(digest).decode(),
-    }
-    return _http("POST", "/v1/callbacks/twilio", port, headers, body)
+    return _request(twilio_callback(rng, f"SM{rng.getrandbits(128):032x}"), port)
 
 
 def build_mix(port: int, count: int, seed: int = 7) -> list[bytes]:

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import collections
-import hmac
 import json
 import os
 import random
@@ -37,18 +35,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from _common import (
-    HELLIO_SECRET,
+    GENIQ_TOKEN,
     PYTHON,
     ROOT,
-    TWILIO_PUBLIC_URL,
-    TWILIO_TOKEN,
+    Callback,
     embedded_postgres,
+    geniq_callback,
+    hellio_callback,
     log,
     machine,
     postgres_version,
+    twilio_callback,
     write_config,
 )
 
@@ -57,94 +56,32 @@ sys.path.insert(0, str(ROOT))
 TARGET_ROWS_PER_SECOND = 30_000.0
 
 
-def _geniq(rng: random.Random, i: int) -> dict[str, Any]:
-    status, reason = rng.choice([("delivered", "0")] * 8 + [("undeliverable", "5")] * 2)
-    query = urlencode(
-        {
-            "token": "[redacted]",
-            "messageId": f"{i:08X}{rng.getrandbits(96):024X}",
-            "channel": "sms",
-            "recipient": f"659{rng.randrange(10**7):07d}",
-            "status": status,
-            "reasonCode": reason,
-            "messageTimestamp": "2017-01-03T14:30:00+08:00",
-            "operatorTimestamp": "2017-01-03T14:31:00+08:00",
-        }
-    )
-    headers = {"host": "127.0.0.1", "user-agent": "GenIQ-DLR/1.0"}
+def _row(callback: Callback) -> dict[str, Any]:
+    """An inbox row as the receiver stores the callback (its path token redacted)."""
+    headers = {"host": "127.0.0.1", **callback.headers}
+    if callback.method == "POST":
+        headers["content-length"] = str(len(callback.body))
+    query = callback.query.replace(f"token={GENIQ_TOKEN}", "token=%5Bredacted%5D")
     return {
-        "key": "geniq",
-        "method": "GET",
-        "path": "/v1/callbacks/geniq",
+        "key": callback.key,
+        "method": callback.method,
+        "path": callback.path,
         "query": query,
         "headers": headers,
-        "body": b"",
+        "body": callback.body,
     }
+
+
+def _geniq(rng: random.Random, i: int) -> dict[str, Any]:
+    return _row(geniq_callback(rng, f"{i:08X}{rng.getrandbits(96):024X}", GENIQ_TOKEN))
 
 
 def _hellio(rng: random.Random, i: int, stamp: int) -> dict[str, Any]:
-    status = rng.choice(["delivered"] * 8 + ["failed", "sent"])
-    body = json.dumps(
-        {
-            "event": f"message.{status}",
-            "mobile_number": f"+23324{rng.randrange(10**7):07d}",
-            "provider_message_id": f"{i:08x}{rng.getrandbits(32):08x}",
-            "status": status,
-            "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(),
-        }
-    ).encode()
-    signature = hmac.new(HELLIO_SECRET.encode(), f"{stamp}.".encode() + body, "sha256")
-    headers = {
-        "host": "127.0.0.1",
-        "user-agent": "Hellio-Webhooks/2.0",
-        "content-type": "application/json",
-        "content-length": str(len(body)),
-        "x-hellio-timestamp": str(stamp),
-        "x-hellio-signature-v2": signature.hexdigest(),
-    }
-    return {
-        "key": "hellio",
-        "method": "POST",
-        "path": "/v1/callbacks/hellio",
-        "query": "",
-        "headers": headers,
-        "body": body,
-    }
+    return _row(hellio_callback(rng, f"{i:08x}{rng.getrandbits(32):08x}", stamp))
 
 
 def _twilio(rng: random.Random, i: int) -> dict[str, Any]:
-    sid = f"SM{i:08x}{rng.getrandbits(96):024x}"
-    status = rng.choice(["delivered"] * 7 + ["sent", "undelivered", "failed"])
-    params = {
-        "AccountSid": "AC" + "a" * 32,
-        "ApiVersion": "2010-04-01",
-        "From": "+15017250604",
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "SmsSid": sid,
-        "SmsStatus": status,
-        "To": f"+1202{rng.randrange(10**7):07d}",
-    }
-    if status in ("undelivered", "failed"):
-        params["ErrorCode"] = "30003"
-    body = urlencode(params).encode()
-    signed = TWILIO_PUBLIC_URL + "".join(k + params[k] for k in sorted(params))
-    digest = hmac.new(TWILIO_TOKEN.encode(), signed.encode(), "sha1").digest()
-    headers = {
-        "host": "127.0.0.1",
-        "user-agent": "TwilioProxy/1.1",
-        "content-type": "application/x-www-form-urlencoded",
-        "content-length": str(len(body)),
-        "x-twilio-signature": base64.b64encode(digest).decode(),
-    }
-    return {
-        "key": "twilio",
-        "method": "POST",
-        "path": "/v1/callbacks/twilio",
-        "query": "",
-        "headers": headers,
-        "body": body,
-    }
+    return _row(twilio_callback(rng, f"SM{i:08x}{rng.getrandbits(96):024x}"))
 
 
 def build_rows(n: int, seed: int = 17) -> list[dict[str, Any]]:
